@@ -1,0 +1,104 @@
+package scan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Severity orders findings. The zero value is SeverityInfo, which never fails
+// a scan.
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+	// SeverityNone is above every finding: with --fail-on none nothing fails.
+	SeverityNone
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical", "none"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(name, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of critical, high, medium, low, info, none)", name)
+}
+
+// MarshalText writes the severity's name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity's name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Rule identifiers. They are stable: SARIF output, policies and users' CI
+// suppressions refer to them.
+const (
+	RuleDangerousGlobal  = "MV-PICKLE-DANGEROUS-GLOBAL" // a known code-execution, file, process, network or import primitive
+	RuleUnknownGlobal    = "MV-PICKLE-UNKNOWN-GLOBAL"   // a global that is not on the allowlist (default deny)
+	RuleDynamicGlobal    = "MV-PICKLE-DYNAMIC-GLOBAL"   // STACK_GLOBAL operands that are not plain strings
+	RuleExtension        = "MV-PICKLE-EXTENSION"        // EXT1/2/4 resolved through the copyreg extension registry
+	RuleNestedPickle     = "MV-PICKLE-NESTED-LOAD"      // nested deserialisation that is dangerous or cannot be analysed
+	RulePolicyDenied     = "MV-POLICY-DENIED"           // a global the user's policy denies
+	RuleMalformed        = "MV-MALFORMED"               // the input could not be read completely
+	RuleLimit            = "MV-LIMIT"                   // a resource limit was hit
+	RuleTrailingData     = "MV-PICKLE-TRAILING-DATA"    // bytes after the last pickle that are not a pickle
+	RuleSafetensors      = "MV-SAFETENSORS-HEADER"      // a safetensors header that lies
+	RuleArchive          = "MV-ARCHIVE"                 // archive layout tricks (duplicate names, odd members)
+	RuleUnsupportedInner = "MV-UNSUPPORTED"             // content inside a container that no format understands
+)
+
+// Finding is one observation about a target.
+type Finding struct {
+	RuleID   string   `json:"ruleId"`
+	Severity Severity `json:"severity"`
+	// Member is the path inside the target (archive member, nested stream),
+	// "" for the target itself. Nested levels are joined with "/".
+	Member string `json:"member,omitempty"`
+	// Offset is the byte offset in the member's (decompressed) stream, -1 if
+	// it does not apply.
+	Offset  int64  `json:"offset"`
+	Opcode  string `json:"opcode,omitempty"`
+	Symbol  string `json:"symbol,omitempty"`
+	Message string `json:"message"`
+}
+
+// less orders findings for stable output: most severe first, then by place.
+func (f Finding) less(g Finding) bool {
+	if f.Severity != g.Severity {
+		return f.Severity > g.Severity
+	}
+	if f.Member != g.Member {
+		return f.Member < g.Member
+	}
+	if f.Offset != g.Offset {
+		return f.Offset < g.Offset
+	}
+	if f.RuleID != g.RuleID {
+		return f.RuleID < g.RuleID
+	}
+	if f.Symbol != g.Symbol {
+		return f.Symbol < g.Symbol
+	}
+	return f.Message < g.Message
+}

@@ -1,0 +1,93 @@
+package scan
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Policy adds a user's own decisions to the built-in lists. Entries name a
+// global as "module.name" (for example "mypkg.models.Net"), or every global of
+// a module and its submodules as "module.*".
+//
+// The file form is YAML:
+//
+//	apiVersion: modelverify.dev/v1alpha1
+//	kind: ScanPolicy
+//	allow: ["mypkg.models.Net", "mypkg.layers.*"]
+//	deny: ["torch.hub.*"]
+//
+// Deny wins over allow, and the built-in critical list wins over allow: a
+// policy cannot make os.system clean.
+type Policy struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Allow      []string `yaml:"allow"`
+	Deny       []string `yaml:"deny"`
+}
+
+// LoadPolicy reads a policy file. Unknown fields are errors, so that a typo
+// does not silently weaken a policy.
+func LoadPolicy(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return ParsePolicy(b)
+}
+
+// ParsePolicy parses a policy document.
+func ParsePolicy(b []byte) (*Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("parse policy: %w", err)
+	}
+	if p.Kind != "" && p.Kind != "ScanPolicy" {
+		return nil, fmt.Errorf("parse policy: kind %q, want ScanPolicy", p.Kind)
+	}
+	for _, e := range append(append([]string{}, p.Allow...), p.Deny...) {
+		if e == "" || strings.ContainsAny(e, " \t\n") || strings.HasPrefix(e, ".") || strings.HasSuffix(e, ".") {
+			return nil, fmt.Errorf("parse policy: bad entry %q: want module.name or module.*", e)
+		}
+	}
+	return &p, nil
+}
+
+// Match reports whether a module/name pair matches one policy entry.
+func matchEntry(entry, module, name string) bool {
+	if prefix, ok := strings.CutSuffix(entry, ".*"); ok {
+		return module == prefix || strings.HasPrefix(module, prefix+".")
+	}
+	return entry == module+"."+name
+}
+
+// Allows reports whether the policy allows module.name.
+func (p *Policy) Allows(module, name string) bool {
+	if p == nil {
+		return false
+	}
+	for _, e := range p.Allow {
+		if matchEntry(e, module, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Denies reports whether the policy denies module.name.
+func (p *Policy) Denies(module, name string) bool {
+	if p == nil {
+		return false
+	}
+	for _, e := range p.Deny {
+		if matchEntry(e, module, name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Options configure a Scanner. The zero value scans with no formats; use
+// package all for the default set.
+type Options struct {
+	// Formats are tried in order; the first whose Match accepts the content
+	// scans it. Put specific magic numbers before loose ones (pickle last).
+	Formats []Format
+	// Limits bound every parser; zero fields take their defaults.
+	Limits Limits
+	// Policy adds allowed and denied globals; nil for none.
+	Policy *Policy
+	// FailOn is the lowest severity that makes a target dangerous. The zero
+	// value (SeverityInfo) means SeverityHigh, the default; use SeverityNone
+	// to never fail.
+	FailOn Severity
+	// Workers is how many files are scanned at once; 0 means one per CPU.
+	Workers int
+	// DigestLimit: files up to this size get a sha256 digest in the report
+	// (reading the whole file). 0 means 256 MiB; negative means never. Larger
+	// files are not hashed, so that scanning a 50 GB checkpoint reads only its
+	// pickles.
+	DigestLimit int64
+}
+
+// Scanner scans files, directories and readers. It is safe for concurrent use.
+type Scanner struct {
+	opts   Options
+	limits Limits
+	failOn Severity
+}
+
+// New returns a Scanner for opts.
+func New(opts Options) *Scanner {
+	s := &Scanner{opts: opts, limits: opts.Limits.WithDefaults(), failOn: opts.FailOn}
+	if s.failOn == SeverityInfo {
+		s.failOn = SeverityHigh
+	}
+	if s.opts.Workers <= 0 {
+		s.opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if s.opts.DigestLimit == 0 {
+		s.opts.DigestLimit = 256 << 20
+	}
+	return s
+}
+
+// FailOn returns the effective fail-on severity.
+func (s *Scanner) FailOn() Severity { return s.failOn }
+
+// dispatch sniffs the content and runs the first format that matches.
+func (s *Scanner) dispatch(ctx context.Context, sess *Session, r io.ReaderAt, size int64) (Format, error) {
+	head := make([]byte, min(size, HeadSize))
+	if n, err := r.ReadAt(head, 0); err != nil && !(errors.Is(err, io.EOF) && int64(n) == int64(len(head))) {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	for _, f := range s.opts.Formats {
+		if f.Match(head, size) {
+			return f, f.Scan(ctx, sess, r, size)
+		}
+	}
+	return nil, ErrUnsupported
+}
+
+// ScanReaderAt scans content of the given size and returns its report under
+// path. Digest is left for the caller to fill in.
+func (s *Scanner) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, size int64) Target {
+	st := &targetState{}
+	sess := &Session{sc: s, st: st}
+	f, err := s.dispatch(ctx, sess, r, size)
+	t := Target{Path: path, Size: size, Format: "unknown"}
+	if f != nil {
+		t.Format = f.Name()
+	}
+	if st.format != "" {
+		t.Format = st.format
+	}
+	if err != nil && !errors.Is(err, ErrUnsupported) {
+		t.Error = err.Error()
+		sess.ReportError("", err)
+	}
+	t.Findings = st.findings
+	if t.Findings == nil {
+		t.Findings = []Finding{}
+	}
+	slices.SortStableFunc(t.Findings, func(a, b Finding) int {
+		switch {
+		case a.less(b):
+			return -1
+		case b.less(a):
+			return 1
+		}
+		return 0
+	})
+	t.Verdict = verdict(t.Findings, err, s.failOn)
+	return t
+}
+
+// ScanFile scans the file at path and reports it as display (the path the
+// user gave, which may differ from a symlink's target).
+func (s *Scanner) ScanFile(ctx context.Context, path, display string) Target {
+	f, err := os.Open(path)
+	if err != nil {
+		return s.unreadable(display, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return s.unreadable(display, err)
+	}
+	t := s.ScanReaderAt(ctx, display, f, fi.Size())
+	if s.opts.DigestLimit > 0 && fi.Size() <= s.opts.DigestLimit {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err == nil {
+			t.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	return t
+}
+
+func (s *Scanner) unreadable(path string, err error) Target {
+	return Target{
+		Path: path, Format: "unknown", Verdict: VerdictMalformed, Error: err.Error(),
+		Findings: []Finding{{RuleID: RuleMalformed, Severity: SeverityInfo, Offset: -1, Message: err.Error()}},
+	}
+}
+
+// ScanPaths scans files and directories (recursively), files in parallel, and
+// returns one target per file. It fails only when the context is cancelled;
+// unreadable paths become malformed targets.
+func (s *Scanner) ScanPaths(ctx context.Context, paths []string) ([]Target, error) {
+	files := make(chan FileRef)
+	var walkErrs []Target
+	go func() {
+		defer close(files)
+		for _, p := range paths {
+			for _, bad := range Walk(ctx, p, files) {
+				walkErrs = append(walkErrs, s.unreadable(bad.Display, bad.Err))
+			}
+		}
+	}()
+	var (
+		mu      sync.Mutex
+		targets []Target
+		wg      sync.WaitGroup
+	)
+	for range s.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fr := range files {
+				if ctx.Err() != nil {
+					continue
+				}
+				t := s.ScanFile(ctx, fr.Path, fr.Display)
+				mu.Lock()
+				targets = append(targets, t)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return append(targets, walkErrs...), nil
+}
