@@ -66,6 +66,16 @@ const (
 	RuleSafetensors      = "MV-SAFETENSORS-HEADER"      // a safetensors header that lies
 	RuleArchive          = "MV-ARCHIVE"                 // archive layout tricks (duplicate names, odd members)
 	RuleUnsupportedInner = "MV-UNSUPPORTED"             // content inside a container that no format understands
+
+	RuleTemplateInjection = "MV-TEMPLATE-INJECTION" // a Jinja chat template that reaches Python internals (CVE-2024-34359 class)
+	RuleTemplateUnparsed  = "MV-TEMPLATE-UNPARSED"  // a chat template the analyser could not parse; judged by its text alone
+	RuleTemplateInclude   = "MV-TEMPLATE-INCLUDE"   // a chat template that loads other templates (include, import, extends)
+	RuleExternalData      = "MV-ONNX-EXTERNAL-DATA" // an ONNX external-data location outside the model folder (CVE-2022-25882 class)
+	RuleCustomOperator    = "MV-ONNX-CUSTOM-OP"     // an ONNX operator from a domain outside the standard and runtime-bundled ones
+	RuleKerasLambda       = "MV-KERAS-LAMBDA"       // a Keras Lambda layer carrying marshalled Python bytecode
+	RuleKerasModule       = "MV-KERAS-MODULE"       // a Keras config that names a module or registered object outside Keras
+	RuleTFDangerousOp     = "MV-TF-DANGEROUS-OP"    // a TensorFlow graph op that reads or writes files or runs Python
+	RuleFormatNote        = "MV-FORMAT-NOTE"        // an informational observation about a format's content
 )
 
 // Finding is one observation about a target.

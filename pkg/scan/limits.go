@@ -35,6 +35,12 @@ type Limits struct {
 	// pickle.loads argument) it is read through the underlying file instead.
 	// Default 16 MiB.
 	MaxLiteral int64
+	// MaxNesting caps how deep structured metadata nests: protobuf messages
+	// (ONNX graphs inside If/Loop attributes, TensorFlow functions), JSON
+	// objects (Keras configs), GGUF arrays of arrays, Jinja expressions.
+	// Default 200: real models nest a few dozen levels at most, and a
+	// recursive parser must not run out of stack on a crafted file.
+	MaxNesting int
 }
 
 // DefaultLimits are the limits used when a field is zero.
@@ -48,6 +54,7 @@ var DefaultLimits = Limits{
 	MaxOpcodes:       1_000_000_000,
 	MaxHeaderBytes:   100 << 20,
 	MaxLiteral:       16 << 20,
+	MaxNesting:       200,
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -79,6 +86,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxLiteral > 0 {
 		d.MaxLiteral = l.MaxLiteral
+	}
+	if l.MaxNesting > 0 {
+		d.MaxNesting = l.MaxNesting
 	}
 	return d
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -78,8 +79,14 @@ func (s *Scanner) dispatch(ctx context.Context, sess *Session, r io.ReaderAt, si
 // ScanReaderAt scans content of the given size and returns its report under
 // path. Digest is left for the caller to fill in.
 func (s *Scanner) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, size int64) Target {
+	return s.scanReaderAt(ctx, path, "", r, size)
+}
+
+// scanReaderAt is ScanReaderAt with the directory that holds the content on
+// disk ("" when it has none), which Session.Dir reports.
+func (s *Scanner) scanReaderAt(ctx context.Context, path, dir string, r io.ReaderAt, size int64) Target {
 	st := &targetState{}
-	sess := &Session{sc: s, st: st}
+	sess := &Session{sc: s, st: st, dir: dir}
 	f, err := s.dispatch(ctx, sess, r, size)
 	t := Target{Path: path, Size: size, Format: "unknown"}
 	if f != nil {
@@ -121,7 +128,7 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) Target {
 	if err != nil {
 		return s.unreadable(display, err)
 	}
-	t := s.ScanReaderAt(ctx, display, f, fi.Size())
+	t := s.scanReaderAt(ctx, display, filepath.Dir(path), f, fi.Size())
 	if s.opts.DigestLimit > 0 && fi.Size() <= s.opts.DigestLimit {
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err == nil {

@@ -18,6 +18,8 @@ type Session struct {
 	member string
 	depth  int
 	st     *targetState
+	// dir is the directory of the file on disk, for top-level files only.
+	dir string
 }
 
 type targetState struct {
@@ -39,6 +41,12 @@ func (s *Session) FailOn() Severity { return s.sc.failOn }
 // Member is the path of the content being scanned inside its target, "" at
 // the top.
 func (s *Session) Member() string { return s.member }
+
+// Dir is the directory that holds the target on disk, set only for a
+// top-level file scanned by ScanFile; "" for nested content, readers and
+// OCI layers. Formats that resolve references to sibling files (ONNX
+// external data) use it; with "" they judge the reference by its text alone.
+func (s *Session) Dir() string { return s.dir }
 
 // Depth is the nesting depth: 0 for the target itself.
 func (s *Session) Depth() int { return s.depth }
