@@ -1,0 +1,167 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/modelverify/modelverify/internal/version"
+)
+
+// Target is where models are stored: a *remote.Repository for oci:// and an
+// oras *oci.Store for oci-layout://. Both list referrers through
+// [Referrers]; use [ReferrersSupported] to learn whether a registry implements
+// the referrers API or needs the tag-schema fallback.
+type Target interface {
+	oras.GraphTarget
+}
+
+var (
+	_ Target = (*remote.Repository)(nil)
+	_ Target = (*oci.Store)(nil)
+)
+
+// RegistryOptions configure Open. The zero value talks HTTPS to registries,
+// reads credentials as docker does, and refuses to create a missing layout.
+type RegistryOptions struct {
+	// PlainHTTP talks HTTP instead of HTTPS to the registry.
+	PlainHTTP bool
+
+	// DockerConfig is the path of a Docker config.json to read credentials
+	// (and credential helpers) from. Empty means $DOCKER_CONFIG/config.json
+	// or ~/.docker/config.json, as docker, oras and cosign read them. A
+	// missing file means anonymous access.
+	DockerConfig string
+
+	// Credential, when set, is used instead of the Docker config.
+	Credential auth.CredentialFunc
+
+	// CreateLayout creates the oci-layout directory when it does not exist
+	// (push needs it; pull and inspect must not create anything).
+	CreateLayout bool
+
+	// HTTPClient is the base HTTP client; nil means oras' retrying client.
+	HTTPClient *http.Client
+
+	// UserAgent overrides "modelverify/VERSION".
+	UserAgent string
+}
+
+// Open returns the Target that ref points to. It does no network I/O.
+func Open(ctx context.Context, ref Ref, opts RegistryOptions) (Target, error) {
+	switch ref.Scheme {
+	case SchemeLayout:
+		return openLayout(ctx, ref, opts)
+	case SchemeRegistry:
+		return openRemote(ref, opts)
+	default:
+		return nil, fmt.Errorf("%w: unknown scheme %q", ErrInvalidReference, ref.Scheme)
+	}
+}
+
+func openLayout(ctx context.Context, ref Ref, opts RegistryOptions) (Target, error) {
+	fi, err := os.Stat(ref.Layout)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.CreateLayout:
+		return nil, fmt.Errorf("open %s: %w", ref, errdef.ErrNotFound)
+	case err == nil && !fi.IsDir():
+		return nil, fmt.Errorf("open %s: not a directory", ref)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open %s: %w", ref, err)
+	}
+	s, err := oci.NewWithContext(ctx, ref.Layout)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ref, err)
+	}
+	return s, nil
+}
+
+func openRemote(ref Ref, opts RegistryOptions) (Target, error) {
+	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidReference, ref, err)
+	}
+	repo.PlainHTTP = opts.PlainHTTP
+	cred := opts.Credential
+	if cred == nil {
+		var store credentials.Store
+		if opts.DockerConfig != "" {
+			store, err = credentials.NewStore(opts.DockerConfig, credentials.StoreOptions{})
+		} else {
+			store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read docker credentials: %w", err)
+		}
+		cred = credentials.Credential(store)
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = retry.DefaultClient
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = "modelverify/" + version.Version
+	}
+	client := &auth.Client{
+		Client:     base,
+		Cache:      auth.NewCache(),
+		Credential: cred,
+		Header:     http.Header{"User-Agent": {ua}},
+	}
+	repo.Client = client
+	return repo, nil
+}
+
+// ReferrersSupported reports whether target implements the OCI referrers
+// API. A local layout always does (oras indexes predecessors itself). For a
+// registry it asks GET /v2/REPO/referrers/DIGEST once and records the answer
+// in the repository (remote.Repository.SetReferrersCapability), so that
+// Referrers and pushes with a subject use the tag-schema fallback when it
+// returns false. The repository must exist.
+func ReferrersSupported(ctx context.Context, target Target) (bool, error) {
+	repo, ok := target.(*remote.Repository)
+	if !ok {
+		return true, nil
+	}
+	// Listing the referrers of a digest that cannot exist makes oras ping the
+	// referrers endpoint and record the registry's capability; the result is
+	// then read back by trying to set the opposite capability.
+	var zero ocispec.Descriptor
+	zero.MediaType = ocispec.MediaTypeImageManifest
+	zero.Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	err := repo.Referrers(ctx, zero, "", func([]ocispec.Descriptor) error { return nil })
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return false, fmt.Errorf("referrers capability of %s: %w", repo.Reference, err)
+	}
+	if err := repo.SetReferrersCapability(true); err != nil {
+		if errors.Is(err, remote.ErrReferrersCapabilityAlreadySet) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// Referrers lists the manifests whose subject is desc, optionally only those
+// of artifactType, through the referrers API or the tag-schema fallback.
+func Referrers(ctx context.Context, target Target, desc ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error) {
+	out, err := registry.Referrers(ctx, target, desc, artifactType)
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
+	}
+	return out, nil
+}

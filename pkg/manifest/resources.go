@@ -1,0 +1,339 @@
+package manifest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// Resource is one file of a model as the OMS signature format lists it.
+type Resource struct {
+	// Path is relative to the model root, slash-separated, clean, and never
+	// leaves the root.
+	Path string `json:"path"`
+	// Digest is the lowercase hex sha256 of the file's content.
+	Digest string `json:"digest"`
+	// Size is the file's size in bytes.
+	Size int64 `json:"size"`
+}
+
+// OCIDigest returns the resource digest as an OCI digest ("sha256:...").
+func (r Resource) OCIDigest() digest.Digest {
+	return digest.NewDigestFromEncoded(digest.SHA256, r.Digest)
+}
+
+// ValidatePath checks that p is safe to create under a model root: relative,
+// slash-separated, clean (no "", ".", ".." components, no doubled or
+// trailing slash), valid UTF-8 without NUL or backslash, and within the
+// length limits. It does not look at the file system.
+func ValidatePath(p string) error {
+	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrUnsafePath, p, why) }
+	switch {
+	case p == "":
+		return bad("empty path")
+	case len(p) > MaxPathBytes:
+		return bad("path too long")
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
+	case strings.ContainsRune(p, 0):
+		return bad("contains NUL")
+	case strings.ContainsRune(p, '\\'):
+		return bad("contains a backslash")
+	case strings.HasPrefix(p, "/"):
+		return bad("absolute path")
+	case len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z'):
+		return bad("drive letter")
+	}
+	for _, c := range strings.Split(p, "/") {
+		switch {
+		case c == "":
+			return bad("empty component")
+		case c == "." || c == "..":
+			return bad("dot component")
+		case len(c) > MaxPathComponentBytes:
+			return bad("component too long")
+		}
+	}
+	if path.Clean(p) != p || !filepath.IsLocal(filepath.FromSlash(p)) {
+		return bad("not a clean local path")
+	}
+	return nil
+}
+
+// checkPathSet refuses duplicate paths (compared case-insensitively, since a
+// pull onto a case-insensitive file system would merge them) and a path that
+// is both a file and a parent of another file. paths must be valid.
+func checkPathSet(paths []string) error {
+	seen := make(map[string]string, len(paths))
+	for _, p := range paths {
+		k := strings.ToLower(p)
+		if q, ok := seen[k]; ok {
+			return fmt.Errorf("%w: duplicate path %q (and %q)", ErrUnsafePath, p, q)
+		}
+		seen[k] = p
+	}
+	for _, p := range paths {
+		k := strings.ToLower(p)
+		for i := strings.IndexByte(k, '/'); i >= 0; i = nextSlash(k, i) {
+			if q, ok := seen[k[:i]]; ok {
+				return fmt.Errorf("%w: %q is a file and the parent of %q", ErrUnsafePath, q, p)
+			}
+		}
+	}
+	return nil
+}
+
+func nextSlash(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// layerPath returns the file path a layer declares: org.cncf.model.filepath,
+// or the title annotation when the former is absent.
+func layerPath(l ocispec.Descriptor) (string, error) {
+	p, ok := l.Annotations[AnnotationFilepath]
+	if !ok {
+		p, ok = l.Annotations[AnnotationTitle]
+	}
+	if !ok {
+		return "", fmt.Errorf("%w: layer %s has no %s annotation", ErrInvalidManifest, l.Digest, AnnotationFilepath)
+	}
+	if t, ok := l.Annotations[AnnotationTitle]; ok && t != p && l.Annotations[AnnotationFilepath] != "" {
+		// A tool that writes by title must not be sent elsewhere than one
+		// that writes by filepath.
+		if err := ValidatePath(t); err != nil {
+			return "", fmt.Errorf("layer %s title: %w", l.Digest, err)
+		}
+	}
+	if err := ValidatePath(p); err != nil {
+		return "", fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	return p, nil
+}
+
+// LayerResources returns the resources of a model manifest's layers, sorted by
+// path, without fetching any blob: each layer is a raw file, so its digest is
+// the file's sha256. It refuses non-raw layers, non-sha256 digests, negative
+// sizes, unsafe, duplicate and conflicting paths.
+func LayerResources(m ocispec.Manifest) ([]Resource, error) {
+	files, err := layerFiles(m)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, len(files))
+	for i, f := range files {
+		out[i] = Resource{Path: f.Path, Digest: f.Digest.Encoded(), Size: f.Size}
+	}
+	return out, nil
+}
+
+// layerFiles validates the layers of m as LayerResources does and returns
+// them sorted by path.
+func layerFiles(m ocispec.Manifest) ([]File, error) {
+	if len(m.Layers) > MaxLayers {
+		return nil, fmt.Errorf("%w: %d layers (max %d)", ErrTooLarge, len(m.Layers), MaxLayers)
+	}
+	out := make([]File, 0, len(m.Layers))
+	paths := make([]string, 0, len(m.Layers))
+	for _, l := range m.Layers {
+		if !IsRawLayerType(l.MediaType) {
+			return nil, fmt.Errorf("%w: layer %s has media type %q", ErrUnsupportedLayer, l.Digest, l.MediaType)
+		}
+		if err := l.Digest.Validate(); err != nil || l.Digest.Algorithm() != digest.SHA256 {
+			return nil, fmt.Errorf("%w: layer digest %q is not a valid sha256 digest", ErrInvalidManifest, l.Digest)
+		}
+		if l.Size < 0 {
+			return nil, fmt.Errorf("%w: layer %s has negative size", ErrInvalidManifest, l.Digest)
+		}
+		p, err := layerPath(l)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+		out = append(out, File{Path: p, Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	if err := checkPathSet(paths); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// DefaultIgnore is what Push leaves out of a model directory when
+// PushOptions.Ignore is nil: version control metadata and the detached
+// signature file, which is stored as a referrer instead.
+var DefaultIgnore = []string{".git", "model.sig"}
+
+// ignored reports whether rel (slash-separated) is an ignore entry or lies
+// under one. Entries are paths relative to the model root.
+func ignored(rel string, ignore []string) bool {
+	for _, ig := range ignore {
+		ig = strings.Trim(filepath.ToSlash(ig), "/")
+		if ig == "" {
+			continue
+		}
+		if rel == ig || strings.HasPrefix(rel, ig+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// listFiles walks dir and returns the regular files under it as relative,
+// slash-separated paths, sorted. Symlinks and special files are refused.
+func listFiles(ctx context.Context, dir string, ignore []string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == dir {
+			if !d.IsDir() {
+				return fmt.Errorf("%s: not a directory", dir)
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if ignored(rel, ignore) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch t := d.Type(); {
+		case t.IsDir():
+			return nil
+		case t&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s is a symlink", ErrUnsafePath, rel)
+		case !t.IsRegular():
+			return fmt.Errorf("%w: %s is not a regular file", ErrUnsafePath, rel)
+		}
+		if err := ValidatePath(rel); err != nil {
+			return err
+		}
+		out = append(out, rel)
+		if len(out) > MaxLayers {
+			return fmt.Errorf("%w: more than %d files", ErrTooLarge, MaxLayers)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPathSet(out); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// hashFile streams the file and returns its sha256 and size. onBytes, when
+// not nil, is told how many bytes were read as they are read.
+func hashFile(ctx context.Context, name string, onBytes func(int64)) (string, int64, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	var r io.Reader = &ctxReader{ctx: ctx, r: f}
+	if onBytes != nil {
+		r = &countReader{r: r, fn: onBytes}
+	}
+	n, err := io.CopyBuffer(h, r, make([]byte, 1<<20))
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// FolderResources hashes every regular file under dir, in parallel, and
+// returns the resources sorted by path. ignore lists paths relative to dir
+// (files or directories) to leave out; nothing is ignored by default. A
+// symlink or special file anywhere in the tree is refused with ErrUnsafePath.
+func FolderResources(ctx context.Context, dir string, ignore []string) ([]Resource, error) {
+	return folderResources(ctx, dir, ignore, 0, nil)
+}
+
+func folderResources(ctx context.Context, dir string, ignore []string, concurrency int, onBytes func(string, int64)) ([]Resource, error) {
+	files, err := listFiles(ctx, dir, ignore)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	out := make([]Resource, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrencyOr(concurrency))
+	for i, rel := range files {
+		g.Go(func() error {
+			var fn func(int64)
+			if onBytes != nil {
+				fn = func(n int64) { onBytes(rel, n) }
+			}
+			sum, n, err := hashFile(gctx, filepath.Join(dir, filepath.FromSlash(rel)), fn)
+			if err != nil {
+				return fmt.Errorf("hash %s: %w", rel, err)
+			}
+			out[i] = Resource{Path: rel, Digest: sum, Size: n}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func concurrencyOr(n int) int {
+	if n <= 0 {
+		return DefaultConcurrency
+	}
+	return n
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+type countReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.fn(int64(n))
+	}
+	return n, err
+}
