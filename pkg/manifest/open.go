@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,10 +159,46 @@ func ReferrersSupported(ctx context.Context, target Target) (bool, error) {
 
 // Referrers lists the manifests whose subject is desc, optionally only those
 // of artifactType, through the referrers API or the tag-schema fallback.
+//
+// Some registries (go-containerregistry's among them) report a referrer's
+// config media type as its artifactType even when the manifest has an
+// artifactType of its own. So when filtering, a referrer listed with no
+// artifactType or with the empty-config media type is fetched (bounded by
+// MaxManifestBytes) and judged by the artifactType in its manifest.
+// Callers must still verify what they fetch: an artifactType is a label, not
+// a proof.
 func Referrers(ctx context.Context, target Target, desc ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error) {
-	out, err := registry.Referrers(ctx, target, desc, artifactType)
+	all, err := registry.Referrers(ctx, target, desc, "")
 	if err != nil {
 		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
+	}
+	if artifactType == "" {
+		return all, nil
+	}
+	var out []ocispec.Descriptor
+	for _, d := range all {
+		switch d.ArtifactType {
+		case artifactType:
+			out = append(out, d)
+			continue
+		case "", ocispec.MediaTypeEmptyJSON:
+		default:
+			continue
+		}
+		if d.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		b, err := fetchBounded(ctx, target, d, MaxManifestBytes)
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: fetch %s: %w", desc.Digest, d.Digest, err)
+		}
+		var m struct {
+			ArtifactType string `json:"artifactType"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.ArtifactType == artifactType {
+			d.ArtifactType = artifactType
+			out = append(out, d)
+		}
 	}
 	return out, nil
 }
