@@ -88,7 +88,7 @@ func TestMaliciousTemplatesAreFlagged(t *testing.T) {
 
 func TestFolding(t *testing.T) {
 	tests := []struct {
-		name, src string
+		name, src  string
 		wantSymbol string
 	}{
 		{"concatenation with tilde is folded", `{{ x|attr('__gl' ~ 'obals__') }}`, "__globals__"},
