@@ -1,0 +1,186 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Signer signs statements into Sigstore bundles in one trust mode. It is
+// safe for concurrent use.
+type Signer struct {
+	keypair func() (sgsign.Keypair, error)
+	opts    sgsign.BundleOptions
+}
+
+// ecKeypair adapts an ECDSA key to sigstore-go's Keypair with the OMS key
+// hint.
+type ecKeypair struct {
+	priv *ecdsa.PrivateKey
+	hash crypto.Hash
+	hint string
+}
+
+var _ sgsign.Keypair = (*ecKeypair)(nil)
+
+func newECKeypair(priv *ecdsa.PrivateKey) (*ecKeypair, error) {
+	h, err := hashForKey(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	hint, err := KeyHint(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &ecKeypair{priv: priv, hash: h, hint: hint}, nil
+}
+
+func (k *ecKeypair) GetHashAlgorithm() protocommon.HashAlgorithm {
+	switch k.hash {
+	case crypto.SHA384:
+		return protocommon.HashAlgorithm_SHA2_384
+	case crypto.SHA512:
+		return protocommon.HashAlgorithm_SHA2_512
+	}
+	return protocommon.HashAlgorithm_SHA2_256
+}
+
+func (k *ecKeypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
+	switch k.hash {
+	case crypto.SHA384:
+		return protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_384
+	case crypto.SHA512:
+		return protocommon.PublicKeyDetails_PKIX_ECDSA_P521_SHA_512
+	}
+	return protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256
+}
+
+func (k *ecKeypair) GetHint() []byte                { return []byte(k.hint) }
+func (k *ecKeypair) GetKeyAlgorithm() string        { return "ECDSA" }
+func (k *ecKeypair) GetPublicKey() crypto.PublicKey { return &k.priv.PublicKey }
+
+func (k *ecKeypair) GetPublicKeyPem() (string, error) {
+	p, err := MarshalPublicKeyPEM(&k.priv.PublicKey)
+	return string(p), err
+}
+
+func (k *ecKeypair) SignData(_ context.Context, data []byte) ([]byte, []byte, error) {
+	h := k.hash.New()
+	h.Write(data)
+	digest := h.Sum(nil)
+	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest)
+	return sig, digest, err
+}
+
+// NewKeySigner signs with an ECDSA private key. The bundle carries the key
+// hint (see KeyHint), not the key.
+func NewKeySigner(priv *ecdsa.PrivateKey) (*Signer, error) {
+	kp, err := newECKeypair(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{keypair: func() (sgsign.Keypair, error) { return kp, nil }}, nil
+}
+
+type staticChain [][]byte
+
+func (c staticChain) GetCertificateChain(context.Context, sgsign.Keypair, *sgsign.CertificateProviderOptions) ([][]byte, error) {
+	return c, nil
+}
+
+// NewCertificateSigner signs with an ECDSA private key whose certificate is
+// cert; chain holds the intermediates (self-signed roots in it are left out
+// of the bundle, the verifier has them).
+func NewCertificateSigner(priv *ecdsa.PrivateKey, cert *x509.Certificate, chain []*x509.Certificate) (*Signer, error) {
+	kp, err := newECKeypair(priv)
+	if err != nil {
+		return nil, err
+	}
+	if !priv.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%w: the certificate's public key does not match the private key", ErrKey)
+	}
+	certs := staticChain{cert.Raw}
+	for _, c := range chain {
+		if c.CheckSignatureFrom(c) == nil {
+			continue
+		}
+		certs = append(certs, c.Raw)
+	}
+	return &Signer{
+		keypair: func() (sgsign.Keypair, error) { return kp, nil },
+		opts:    sgsign.BundleOptions{CertificateChainProvider: certs},
+	}, nil
+}
+
+// KeylessOptions configure Sigstore keyless signing. Nothing has a default:
+// the caller names its Fulcio and Rekor (public-good or private).
+type KeylessOptions struct {
+	FulcioURL string // required
+	RekorURL  string // required
+	TSAURL    string // optional RFC 3161 timestamp authority
+	// IDToken is the OIDC identity token sent to Fulcio.
+	IDToken string
+	// TrustedRoot, when set, verifies each bundle right after signing.
+	TrustedRoot root.TrustedMaterial
+	// Timeout of each request; 0 means 30s.
+	Timeout time.Duration
+}
+
+// NewKeylessSigner signs with an ephemeral key certified by Fulcio for the
+// identity in the ID token, and records the signature in Rekor.
+func NewKeylessSigner(o KeylessOptions) (*Signer, error) {
+	if o.FulcioURL == "" || o.RekorURL == "" {
+		return nil, errors.New("keyless signing needs a Fulcio URL and a Rekor URL")
+	}
+	if o.IDToken == "" {
+		return nil, errors.New("keyless signing needs an OIDC identity token")
+	}
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	opts := sgsign.BundleOptions{
+		CertificateProvider:        sgsign.NewFulcio(&sgsign.FulcioOptions{BaseURL: o.FulcioURL, Timeout: timeout}),
+		CertificateProviderOptions: &sgsign.CertificateProviderOptions{IDToken: o.IDToken},
+		TransparencyLogs:           []sgsign.Transparency{sgsign.NewRekor(&sgsign.RekorOptions{BaseURL: o.RekorURL, Timeout: timeout})},
+		TrustedRoot:                o.TrustedRoot,
+	}
+	if o.TSAURL != "" {
+		opts.TimestampAuthorities = []*sgsign.TimestampAuthority{sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: o.TSAURL, Timeout: timeout})}
+	}
+	return &Signer{
+		keypair: func() (sgsign.Keypair, error) { return sgsign.NewEphemeralKeypair(nil) },
+		opts:    opts,
+	}, nil
+}
+
+// Sign wraps statement (any JSON-serializable in-toto statement) in DSSE
+// and returns the Sigstore bundle v0.3 as JSON.
+func (s *Signer) Sign(ctx context.Context, statement any) ([]byte, error) {
+	payload, err := json.Marshal(statement)
+	if err != nil {
+		return nil, fmt.Errorf("encode statement: %w", err)
+	}
+	kp, err := s.keypair()
+	if err != nil {
+		return nil, err
+	}
+	opts := s.opts
+	opts.Context = ctx
+	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: PayloadTypeInToto}, kp, opts)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return protojson.Marshal(pb)
+}

@@ -1,0 +1,363 @@
+package sign
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// maxBundleSize bounds a bundle we parse.
+const maxBundleSize = 64 << 20
+
+// ParseBundle decodes a Sigstore bundle. Fields unknown to the protobuf
+// schema are ignored, so bundles from OMS releases before 1.1 (which put the
+// PEM public key into the verification material) parse; certificate chains
+// are allowed in v0.3 bundles, as the OMS certificate mode writes them.
+func ParseBundle(data []byte) (*bundle.Bundle, error) {
+	if len(data) > maxBundleSize {
+		return nil, fmt.Errorf("bundle of %d bytes is larger than %d", len(data), maxBundleSize)
+	}
+	pb := new(protobundle.Bundle)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, pb); err != nil {
+		return nil, fmt.Errorf("parse bundle: %w", err)
+	}
+	// A root certificate in the chain adds nothing (the verifier has its
+	// own roots) and sigstore-go refuses it.
+	if chain := pb.GetVerificationMaterial().GetX509CertificateChain(); chain != nil && len(chain.Certificates) > 1 {
+		kept := chain.Certificates[:1]
+		for _, c := range chain.Certificates[1:] {
+			if cert, err := x509.ParseCertificate(c.GetRawBytes()); err == nil && cert.CheckSignatureFrom(cert) == nil {
+				continue
+			}
+			kept = append(kept, c)
+		}
+		chain.Certificates = kept
+	}
+	b, err := bundle.NewBundle(pb, bundle.AllowCertificateChain())
+	if err != nil {
+		return nil, fmt.Errorf("parse bundle: %w", err)
+	}
+	if b.GetDsseEnvelope() == nil {
+		return nil, fmt.Errorf("parse bundle: %w", ErrNoEnvelope)
+	}
+	return b, nil
+}
+
+// ErrNoEnvelope: the bundle signs a message, not a DSSE envelope.
+var ErrNoEnvelope = errors.New("bundle has no DSSE envelope")
+
+// Authority is one party whose signature is accepted: a key, a set of
+// certificate roots, or a keyless identity. Build them with KeyAuthority,
+// CertificateAuthority and KeylessAuthority.
+type Authority interface {
+	// String names the authority in messages.
+	String() string
+	verify(b *bundle.Bundle) error
+}
+
+// SignerInfo describes who signed, as far as the authority that accepted the
+// bundle can tell.
+type SignerInfo struct {
+	Authority string `json:"authority"`
+	// Identity is the certificate's subject alternative name (keyless).
+	Identity string `json:"identity,omitempty"`
+	// Issuer is the OIDC issuer recorded in the certificate (keyless).
+	Issuer string `json:"issuer,omitempty"`
+}
+
+type sgAuthority struct {
+	name   string
+	v      *verify.Verifier
+	policy verify.PolicyBuilder
+}
+
+func (a *sgAuthority) String() string { return a.name }
+
+func (a *sgAuthority) verify(b *bundle.Bundle) error {
+	_, err := a.v.Verify(b, a.policy)
+	return err
+}
+
+// keyMaterial is trusted material holding one public key. The bundle's key
+// hint, when present, must name that key (hex SHA-256 of its PEM, as OMS
+// writes it); bundles without a hint (OMS before 1.1, cosign) are tried
+// against the key directly.
+type keyMaterial struct {
+	root.BaseTrustedMaterial
+	key   *root.ExpiringKey
+	hints []string
+}
+
+func (k *keyMaterial) PublicKeyVerifier(hint string) (root.TimeConstrainedVerifier, error) {
+	if hint == "" {
+		return k.key, nil
+	}
+	for _, h := range k.hints {
+		if strings.EqualFold(h, hint) {
+			return k.key, nil
+		}
+	}
+	return nil, fmt.Errorf("key hint %q does not match the public key", hint)
+}
+
+// KeyAuthority accepts bundles signed with the private half of pub (ECDSA
+// P-256, P-384 or P-521, with SHA-256, -384 or -512 respectively).
+func KeyAuthority(pub *ecdsa.PublicKey) (Authority, error) {
+	h, err := hashForKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := signature.LoadECDSAVerifier(pub, h)
+	if err != nil {
+		return nil, err
+	}
+	hint, err := KeyHint(pub)
+	if err != nil {
+		return nil, err
+	}
+	tm := &keyMaterial{key: root.NewExpiringKey(sv, time.Time{}, time.Time{}), hints: []string{hint}}
+	v, err := verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
+	if err != nil {
+		return nil, err
+	}
+	return &sgAuthority{
+		name:   "key " + hint[:16],
+		v:      v,
+		policy: verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithKey()),
+	}, nil
+}
+
+type certAuthority struct {
+	name  string
+	roots *x509.CertPool
+	now   func() time.Time
+}
+
+func (a *certAuthority) String() string { return a.name }
+
+// verify checks the bundle's certificate chain against the roots, for code
+// signing, at the current time, then the DSSE signature with the leaf's key.
+// sigstore-go's verifier is not used here because it requires a subject
+// alternative name, which certificates from a private PKI need not have.
+func (a *certAuthority) verify(b *bundle.Bundle) error {
+	vm := b.GetVerificationMaterial()
+	var raws [][]byte
+	switch {
+	case vm.GetX509CertificateChain() != nil:
+		for _, c := range vm.GetX509CertificateChain().GetCertificates() {
+			raws = append(raws, c.GetRawBytes())
+		}
+	case vm.GetCertificate() != nil:
+		raws = append(raws, vm.GetCertificate().GetRawBytes())
+	default:
+		return errors.New("the bundle carries no certificate")
+	}
+	if len(raws) == 0 {
+		return errors.New("the bundle carries no certificate")
+	}
+	leaf, err := x509.ParseCertificate(raws[0])
+	if err != nil {
+		return fmt.Errorf("signing certificate: %w", err)
+	}
+	inter := x509.NewCertPool()
+	for _, raw := range raws[1:] {
+		c, err := x509.ParseCertificate(raw)
+		if err != nil {
+			return fmt.Errorf("chain certificate: %w", err)
+		}
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		Roots: a.roots, Intermediates: inter, CurrentTime: a.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}); err != nil {
+		return fmt.Errorf("certificate chain: %w", err)
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%w: certificate key %T is not ECDSA", ErrKey, leaf.PublicKey)
+	}
+	return verifyDSSE(b.GetDsseEnvelope(), pub)
+}
+
+// CertificateAuthority accepts bundles whose signing certificate chains up
+// to one of roots for code signing and is valid now; intermediates come from
+// the bundle, and the DSSE signature must verify with the certificate's key.
+func CertificateAuthority(roots []*x509.Certificate) (Authority, error) {
+	if len(roots) == 0 {
+		return nil, errors.New("certificate authority with no root certificate")
+	}
+	pool := x509.NewCertPool()
+	var names []string
+	for _, r := range roots {
+		pool.AddCert(r)
+		names = append(names, r.Subject.String())
+	}
+	return &certAuthority{name: "certificate roots " + strings.Join(names, ", "), roots: pool, now: time.Now}, nil
+}
+
+// Identity is the certificate identity a keyless signature must carry. Set
+// exactly one of Subject and SubjectRegexp, and one of Issuer and
+// IssuerRegexp (regular expressions are Go RE2, anchored by the caller).
+type Identity struct {
+	Subject       string
+	SubjectRegexp string
+	Issuer        string
+	IssuerRegexp  string
+}
+
+func (id Identity) String() string {
+	s, i := id.Subject, id.Issuer
+	if s == "" {
+		s = "~" + id.SubjectRegexp
+	}
+	if i == "" {
+		i = "~" + id.IssuerRegexp
+	}
+	return s + " from " + i
+}
+
+// KeylessAuthority accepts Sigstore keyless bundles whose Fulcio certificate
+// chains to trusted, whose signature is recorded in one of its transparency
+// logs (inclusion proof or promise, checked offline) at a time the
+// certificate was valid, and whose certificate names id.
+func KeylessAuthority(trusted root.TrustedMaterial, id Identity) (Authority, error) {
+	if trusted == nil {
+		return nil, errors.New("keyless verification needs a trusted root")
+	}
+	if (id.Subject == "") == (id.SubjectRegexp == "") {
+		return nil, errors.New("keyless verification needs exactly one of a certificate identity and an identity regexp")
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return nil, errors.New("keyless verification needs exactly one of an OIDC issuer and an issuer regexp")
+	}
+	cid, err := verify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.NewVerifier(trusted, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	if err != nil {
+		return nil, err
+	}
+	return &sgAuthority{
+		name:   "keyless " + id.String(),
+		v:      v,
+		policy: verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithCertificateIdentity(cid)),
+	}, nil
+}
+
+// LoadTrustedRoot reads a Sigstore trusted root JSON file.
+func LoadTrustedRoot(data []byte) (*root.TrustedRoot, error) {
+	return root.NewTrustedRootFromJSON(data)
+}
+
+// Verifier checks bundles against a fixed set of authorities. Build it once
+// with NewVerifier and reuse it; it is safe for concurrent use.
+type Verifier struct {
+	authorities []Authority
+}
+
+// NewVerifier compiles a verifier that accepts a bundle when any of
+// authorities accepts it.
+func NewVerifier(authorities ...Authority) (*Verifier, error) {
+	if len(authorities) == 0 {
+		return nil, errors.New("a verifier needs at least one authority")
+	}
+	for _, a := range authorities {
+		if a == nil {
+			return nil, errors.New("nil authority")
+		}
+	}
+	return &Verifier{authorities: authorities}, nil
+}
+
+// Verified is a bundle that passed the signature and identity checks, with
+// its payload.
+type Verified struct {
+	Signer      SignerInfo
+	PayloadType string
+	Payload     []byte
+}
+
+// VerifyBundle parses bundleJSON and checks its signature against the
+// authorities. A bundle that does not parse is an error (could not decide);
+// a bundle no authority accepts is a *VerificationError.
+func (v *Verifier) VerifyBundle(bundleJSON []byte) (*Verified, error) {
+	b, err := ParseBundle(bundleJSON)
+	if err != nil {
+		return nil, err
+	}
+	var errs []string
+	for _, a := range v.authorities {
+		if err := a.verify(b); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", a, err))
+			continue
+		}
+		info := SignerInfo{Authority: a.String()}
+		if vc, err := b.VerificationContent(); err == nil {
+			if c := vc.Certificate(); c != nil {
+				info.Identity = firstSAN(c)
+				info.Issuer = oidcIssuer(c)
+			}
+		}
+		env := b.GetDsseEnvelope()
+		return &Verified{Signer: info, PayloadType: env.GetPayloadType(), Payload: env.GetPayload()}, nil
+	}
+	return nil, &VerificationError{Reason: ErrSignature, Detail: strings.Join(errs, "; ")}
+}
+
+// VerifyStatement verifies the bundle and decodes its OMS statement,
+// checking predicate type and subject digest.
+func (v *Verifier) VerifyStatement(bundleJSON []byte) (*Statement, *Verified, error) {
+	vb, err := v.VerifyBundle(bundleJSON)
+	if err != nil {
+		return nil, nil, err
+	}
+	if vb.PayloadType != PayloadTypeInToto {
+		return nil, nil, verificationErrorf(ErrPredicate, nil, "DSSE payload type %q, want %q", vb.PayloadType, PayloadTypeInToto)
+	}
+	st, err := ParseStatement(vb.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, vb, nil
+}
+
+func firstSAN(c *x509.Certificate) string {
+	switch {
+	case len(c.EmailAddresses) > 0:
+		return c.EmailAddresses[0]
+	case len(c.URIs) > 0:
+		return c.URIs[0].String()
+	case len(c.DNSNames) > 0:
+		return c.DNSNames[0]
+	}
+	return c.Subject.String()
+}
+
+// oidcIssuer reads the Fulcio issuer extension (v2, then v1).
+func oidcIssuer(c *x509.Certificate) string {
+	for _, e := range c.Extensions {
+		id := e.Id.String()
+		if id == "1.3.6.1.4.1.57264.1.8" && len(e.Value) > 2 {
+			return string(bytes.TrimLeft(e.Value[2:], "\x00"))
+		}
+	}
+	for _, e := range c.Extensions {
+		if e.Id.String() == "1.3.6.1.4.1.57264.1.1" {
+			return string(e.Value)
+		}
+	}
+	return ""
+}
