@@ -35,6 +35,10 @@ type Limits struct {
 	// pickle.loads argument) it is read through the underlying file instead.
 	// Default 16 MiB.
 	MaxLiteral int64
+	// MaxWindowBytes caps the window or dictionary a decompressor allocates
+	// up front (xz, lzma, zstd), which a hostile header declares. Default
+	// 256 MiB: xz -9 uses 64 MiB, zstd up to --long=27 128 MiB.
+	MaxWindowBytes int64
 	// MaxNesting caps how deep structured metadata nests: protobuf messages
 	// (ONNX graphs inside If/Loop attributes, TensorFlow functions), JSON
 	// objects (Keras configs), GGUF arrays of arrays, Jinja expressions.
@@ -54,6 +58,7 @@ var DefaultLimits = Limits{
 	MaxOpcodes:       1_000_000_000,
 	MaxHeaderBytes:   100 << 20,
 	MaxLiteral:       16 << 20,
+	MaxWindowBytes:   256 << 20,
 	MaxNesting:       200,
 }
 
@@ -86,6 +91,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxLiteral > 0 {
 		d.MaxLiteral = l.MaxLiteral
+	}
+	if l.MaxWindowBytes > 0 {
+		d.MaxWindowBytes = l.MaxWindowBytes
 	}
 	if l.MaxNesting > 0 {
 		d.MaxNesting = l.MaxNesting

@@ -5,13 +5,33 @@ package all
 
 import (
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/archive"
+	"github.com/modelverify/modelverify/pkg/scan/compress"
+	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
+	"github.com/modelverify/modelverify/pkg/scan/safetensors"
+	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
 
 // Formats returns the default formats.
 func Formats() []scan.Format {
 	return []scan.Format{
 		// Container and non-pickle formats go here, before pickle.
+		archive.Zip{},
+		archive.SevenZip{},
+		compress.Gzip{},
+		compress.Bzip2{},
+		compress.XZ{},
+		compress.Zstd{},
+		compress.LZ4{},
+		compress.Zlib{},
+		compress.JoblibZF{},
+		numpy.Format{},
+		safetensors.Format{},
+		archive.Tar{},
+		torch.Legacy{},
+		compress.LZMA{},
+		archive.PickleZip{},
 		pickle.Format{},
 	}
 }
