@@ -2,12 +2,15 @@ package pickle
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-// Format is the bare pickle stream format.
+// Format is the bare pickle stream format. Its Match accepts anything, so it
+// goes last in the dispatcher's list; Scan decides from the opcodes whether
+// the content is a pickle at all.
 type Format struct{}
 
 var _ scan.Format = Format{}
@@ -19,14 +22,33 @@ func (Format) Name() string { return "pickle" }
 func (Format) Match(head []byte, size int64) bool { return size > 0 }
 
 // Scan implements scan.Format: it scans every pickle in the stream, one after
-// another as a loader calling load() repeatedly would, and whatever follows.
+// another as a loader calling load() repeatedly would, and whatever follows
+// the last STOP. Content that is not a pickle returns scan.ErrUnsupported.
 func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) error {
-	return nil
+	m := newVM(ctx, s, r, 0, size)
+	err := m.run()
+	return m.finish(err, true)
+}
+
+// finish publishes the findings and decides whether the stream was a pickle:
+// one that starts with PROTO, reached a STOP, or imported a valid Python name
+// is; text that merely begins with an opcode-like byte is not.
+func (m *vm) finish(err error, sniff bool) error {
+	isPickle := m.startedWithProto || m.completed > 0 || m.goodNames > 0
+	if sniff && !isPickle && err != nil && !errors.Is(err, scan.ErrLimit) && m.ctx.Err() == nil {
+		return scan.ErrUnsupported
+	}
+	for _, f := range m.pending {
+		m.s.Report(f)
+	}
+	m.pending = nil
+	return err
 }
 
 // Result describes one pickle scanned by ScanOne.
 type Result struct {
-	// End is the offset just past the pickle's STOP opcode.
+	// End is the offset just past the pickle's STOP opcode, or where reading
+	// stopped on an error.
 	End int64
 	// Top is the value the pickle returns, as far as it can be known
 	// statically.
@@ -37,5 +59,40 @@ type Result struct {
 // s, and returns where it ended. Container formats use it for streams that mix
 // pickles with other data (PyTorch legacy files).
 func ScanOne(ctx context.Context, s *scan.Session, r io.ReaderAt, off, size int64) (Result, error) {
-	return Result{}, nil
+	m := newVM(ctx, s, r, off, size)
+	v, err := m.one()
+	if err == nil {
+		m.completed++
+	}
+	err = m.finish(err, false)
+	return Result{End: m.r.offset(), Top: export(v, 0)}, err
+}
+
+// export converts an emulated value to the public Value.
+func export(v val, depth int) Value {
+	out := Value{}
+	switch v.k {
+	case kNone:
+		out.Kind = KindNone
+	case kBool:
+		out.Kind, out.Int = KindBool, v.i
+	case kInt:
+		out.Kind, out.Int = KindInt, v.i
+	case kFloat:
+		out.Kind = KindFloat
+	case kStr:
+		out.Kind, out.Str = KindStr, v.s
+	case kBytes:
+		out.Kind, out.Str = KindBytes, v.s
+	case kTuple, kList, kDict, kSet:
+		out.Kind = map[kind]Kind{kTuple: KindTuple, kList: KindList, kDict: KindDict, kSet: KindSet}[v.k]
+		if depth < 4 && v.p != nil {
+			for _, it := range v.p.items {
+				out.Items = append(out.Items, export(it, depth+1))
+			}
+		}
+	case kGlobal:
+		out.Kind, out.Str = KindGlobal, v.p.g.symbol()
+	}
+	return out
 }

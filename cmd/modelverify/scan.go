@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelverify/modelverify/internal/version"
+	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/all"
+	"github.com/modelverify/modelverify/pkg/scan/pickle"
+)
+
+func init() { subcommands = append(subcommands, newScanCmd) }
+
+// limitFlags exposes every scan.Limits field as a flag.
+type limitFlags struct{ l scan.Limits }
+
+func (f *limitFlags) AddFlags(cmd *cobra.Command) {
+	d := scan.DefaultLimits
+	fs := cmd.Flags()
+	fs.IntVar(&f.l.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of archives and compressed streams")
+	fs.IntVar(&f.l.MaxEntries, "max-entries", d.MaxEntries, "most members read from one archive")
+	fs.Int64Var(&f.l.MaxExpandedBytes, "max-expanded-bytes", d.MaxExpandedBytes, "most decompressed bytes read for one target")
+	fs.Int64Var(&f.l.MaxRatio, "max-ratio", d.MaxRatio, "highest decompression ratio of a stream past its first MiB")
+	fs.IntVar(&f.l.MaxMemo, "max-memo", d.MaxMemo, "most pickle memo entries")
+	fs.IntVar(&f.l.MaxStack, "max-stack", d.MaxStack, "deepest pickle stack and mark stack")
+	fs.Int64Var(&f.l.MaxOpcodes, "max-opcodes", d.MaxOpcodes, "most pickle opcodes executed in one stream")
+	fs.Int64Var(&f.l.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "largest metadata header read into memory (safetensors, GGUF, npy)")
+	fs.Int64Var(&f.l.MaxLiteral, "max-literal", d.MaxLiteral, "largest pickle literal held in memory")
+}
+
+type scanOptions struct {
+	format      string
+	output      string
+	failOn      string
+	policy      string
+	quiet       bool
+	workers     int
+	digestLimit int64
+	limits      limitFlags
+}
+
+func newScanCmd() *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan [flags] TARGET...",
+		Short: "Scan model files for code that runs when they are loaded",
+		Long: `Scan model files statically, without ever unpickling or importing anything,
+and report whether loading them can run code, touch files or the network.
+
+TARGET is a file or a directory (scanned recursively). The format of each file
+is decided from its content, never from its name.
+
+Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 a target could not
+be read completely (malformed, truncated, a limit hit), 3 usage error.`,
+		Example: `  modelverify scan pytorch_model.bin
+  modelverify scan --format sarif -o scan.sarif ./models
+  modelverify scan --fail-on critical --policy allow.yaml model.pkl`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.format, "format", "text", "output format: text, json or sarif")
+	fs.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
+	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low or none")
+	fs.StringVar(&o.policy, "policy", "", "YAML scan policy with extra allowed or denied globals")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing; report through the exit code only")
+	fs.IntVar(&o.workers, "workers", 0, "files scanned at once (0: one per CPU)")
+	fs.Int64Var(&o.digestLimit, "digest-limit", 256<<20, "hash files up to this size for the report's digest (negative: never)")
+	o.limits.AddFlags(cmd)
+	return cmd
+}
+
+func (o *scanOptions) scanner() (*scan.Scanner, error) {
+	failOn, err := scan.ParseSeverity(o.failOn)
+	if err != nil {
+		return nil, usageErrorf("--fail-on: %v", err)
+	}
+	if failOn == scan.SeverityInfo {
+		return nil, usageErrorf("--fail-on: want critical, high, medium, low or none")
+	}
+	switch o.format {
+	case "text", "json", "sarif":
+	default:
+		return nil, usageErrorf("--format: want text, json or sarif, not %q", o.format)
+	}
+	var policy *scan.Policy
+	if o.policy != "" {
+		if policy, err = scan.LoadPolicy(o.policy); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+	}
+	return scan.New(scan.Options{
+		Formats: all.Formats(), Limits: o.limits.l, Policy: policy, FailOn: failOn,
+		Workers: o.workers, DigestLimit: o.digestLimit,
+	}), nil
+}
+
+func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
+	sc, err := o.scanner()
+	if err != nil {
+		return err
+	}
+	targets, err := sc.ScanPaths(cmd.Context(), args)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	rep := scan.NewReport(scanTool(), targets)
+	if err := o.write(cmd, rep, sc.FailOn()); err != nil {
+		return withCode(exitFailed, err)
+	}
+	return reportExit(rep)
+}
+
+func scanTool() scan.Tool {
+	return scan.Tool{Name: "modelverify", Version: version.Version, AllowlistVersion: pickle.ListVersion}
+}
+
+// reportExit maps a report to the exit code: dangerous wins over malformed.
+func reportExit(rep *scan.Report) error {
+	switch {
+	case rep.Summary.Dangerous > 0:
+		return silentExit(exitViolated)
+	case rep.Summary.Malformed > 0:
+		return silentExit(exitFailed)
+	}
+	return nil
+}
+
+func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Severity) error {
+	if o.quiet && o.output == "" {
+		return nil
+	}
+	var w io.Writer = cmd.OutOrStdout()
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	switch o.format {
+	case "json":
+		return scan.WriteJSON(w, rep)
+	case "sarif":
+		return scan.WriteSARIF(w, rep)
+	}
+	show := failOn
+	if show == scan.SeverityNone {
+		show = scan.SeverityHigh
+	}
+	return scan.WriteText(w, rep, min(show, scan.SeverityMedium))
+}

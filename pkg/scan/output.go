@@ -1,0 +1,54 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteJSON writes the report as indented JSON (schemaVersion 1).
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes one line per finding at or above show and a summary.
+// Malformed and unreadable targets get a line each too, so an exit code of 2
+// is never silent.
+func WriteText(w io.Writer, r *Report, show Severity) error {
+	var b strings.Builder
+	for _, t := range r.Targets {
+		for _, f := range t.Findings {
+			if f.Severity < show || f.RuleID == RuleMalformed || f.RuleID == RuleLimit {
+				continue
+			}
+			where := t.Path
+			if f.Member != "" {
+				where += ":" + f.Member
+			}
+			if f.Offset >= 0 {
+				where += fmt.Sprintf("@%d", f.Offset)
+			}
+			fmt.Fprintf(&b, "%-8s %s %s: %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, where, f.Message)
+		}
+		if t.Verdict == VerdictMalformed {
+			reason := t.Error
+			for _, f := range t.Findings {
+				if reason == "" && (f.RuleID == RuleMalformed || f.RuleID == RuleLimit) {
+					reason = f.Message
+					if f.Member != "" {
+						reason = f.Member + ": " + reason
+					}
+				}
+			}
+			fmt.Fprintf(&b, "%-8s %s %s: %s\n", "ERROR", RuleMalformed, t.Path, reason)
+		}
+	}
+	s := r.Summary
+	fmt.Fprintf(&b, "%d scanned: %d dangerous, %d malformed, %d clean, %d unsupported\n",
+		s.Targets, s.Dangerous, s.Malformed, s.Clean, s.Unsupported)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,309 @@
+package pickle
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+)
+
+// plainLoaders are the nested loaders that run a plain, unrestricted
+// Unpickler. Even on clean content they are reported: no library's own
+// serialisation emits them, and they escape any restricted unpickler (such as
+// torch.load(weights_only=True)) that the outer load used.
+var plainLoaders = map[string]bool{
+	"pickle.loads": true, "_pickle.loads": true, "pickle._loads": true, "cPickle.loads": true,
+	"dill.loads": true, "cloudpickle.loads": true,
+}
+
+// global resolves an import as CPython's find_class does and judges it.
+func (m *vm) global(module, name string, off int64, op string) (val, error) {
+	if m.proto < 3 {
+		if to, ok := py2Names[[2]string{module, name}]; ok {
+			module, name = to[0], to[1]
+		} else if to, ok := py2Modules[module]; ok {
+			module = to
+		}
+	}
+	g := &global{module: module, name: name, off: off, op: op}
+	v := val{k: kGlobal, p: &obj{g: g}}
+	verdict, why := classify(module, name, m.policy)
+	g.verdict = verdict
+	sym := g.symbol()
+	if !isIdentifierPath(module) || !isIdentifierPath(name) {
+		m.badNames++
+		if verdict == gAllowed {
+			verdict = gUnknown
+		}
+		why = "not a valid Python name, but an importer can still resolve it"
+	} else {
+		m.goodNames++
+	}
+	switch verdict {
+	case gUnknown:
+		m.report(scan.RuleUnknownGlobal, scan.SeverityHigh, off, op, sym,
+			fmt.Sprintf("imports %s, %s (default deny: only vetted globals are clean)", sym, why))
+	case gCritical:
+		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s: %s", sym, why))
+	case gDenied:
+		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
+	case gLoader:
+		m.loaders = append(m.loaders, g)
+	}
+	return v, nil
+}
+
+// call emulates calling fn with args (REDUCE, NEWOBJ, OBJ, INST) and returns
+// what static analysis knows of the result.
+func (m *vm) call(fn, args val, off int64, op string) val {
+	into(args)
+	if fn.k != kGlobal {
+		switch fn.k {
+		case kUnknown, kObj:
+			m.report(scan.RuleDynamicGlobal, scan.SeverityHigh, off, op, "",
+				op+" calls an object computed at load time rather than an imported global")
+		}
+		return val{k: kUnknown}
+	}
+	g := fn.p.g
+	var items []val
+	if args.k == kTuple && args.p != nil {
+		items = args.p.items
+	}
+	arg := func(i int) val {
+		if i < len(items) {
+			return items[i]
+		}
+		return val{k: kUnknown}
+	}
+	switch sym := g.symbol(); {
+	case g.verdict == gLoader:
+		m.nestedLoad(g, arg(0), len(items) > 0, off, op)
+		return val{k: kUnknown}
+	case sym == "copyreg.add_extension":
+		// Registers (module, name) under a code that EXT opcodes later fetch.
+		mod, nm, code := arg(0), arg(1), arg(2)
+		if mod.k == kStr && nm.k == kStr && code.k == kInt && mod.p == nil && nm.p == nil {
+			m.ext[code.i] = [2]string{mod.s, nm.s}
+		}
+	case sym == "copyreg._reconstructor" || sym == "copyreg.__newobj__" || sym == "copyreg.__newobj_ex__":
+		cls := arg(0)
+		if cls.k != kGlobal {
+			m.report(scan.RuleDynamicGlobal, scan.SeverityHigh, off, op, sym,
+				sym+" rebuilds an instance of a class computed at load time")
+			return val{k: kUnknown}
+		}
+		return val{k: kObj, p: &obj{g: cls.p.g}}
+	case sym == "_codecs.encode":
+		// bytes at protocol <= 2: the result is known when the text is.
+		s, enc := arg(0), arg(1)
+		if s.k == kStr && s.p == nil && enc.k == kStr && isLatin1(enc.s) {
+			if b, ok := latin1(s.s); ok {
+				return strVal(kBytes, string(b))
+			}
+		}
+		return val{k: kBytes, p: &obj{litLen: -1}}
+	case sym == "numpy.dtype":
+		return val{k: kObj, p: &obj{g: g, dtype: arg(0).s}}
+	}
+	return val{k: kObj, p: &obj{g: g}}
+}
+
+func isLatin1(enc string) bool {
+	switch strings.ToLower(strings.ReplaceAll(enc, "_", "-")) {
+	case "latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1":
+		return true
+	}
+	return false
+}
+
+// nestedLoad judges a call of a nested loader: a literal argument is scanned
+// through the dispatcher; anything else escapes analysis.
+func (m *vm) nestedLoad(g *global, a val, has bool, off int64, op string) {
+	sym := g.symbol()
+	if !has || (a.k != kBytes && a.k != kStr) || (a.p != nil && a.p.litLen < 0) {
+		g.escaped = true
+		return
+	}
+	var (
+		r    io.ReaderAt
+		size int64
+	)
+	if a.p != nil {
+		r, size = io.NewSectionReader(m.ra, a.p.litOff, a.p.litLen), a.p.litLen
+	} else {
+		r, size = bytes.NewReader([]byte(a.s)), int64(len(a.s))
+	}
+	member := sym + "@" + strconv.FormatInt(off, 10)
+	res, err := m.s.Nested(m.ctx, member, r, size)
+	g.judged = true
+	if err != nil {
+		g.escaped = true
+		return
+	}
+	switch {
+	case res.Dangerous(m.s.FailOn()):
+		m.report(scan.RuleNestedPickle, scan.SeverityCritical, off, op, sym,
+			fmt.Sprintf("%s deserialises a %d-byte literal whose content is dangerous or could not be analysed completely (see %s)", sym, size, member))
+	case plainLoaders[sym]:
+		m.report(scan.RuleNestedPickle, scan.SeverityHigh, off, op, sym,
+			fmt.Sprintf("%s deserialises a second pickle with an unrestricted unpickler; its content is clean, but no library's own serialisation does this", sym))
+	}
+}
+
+// build emulates BUILD: setting an instance's state.
+func (m *vm) build(inst *val, state val, off int64) error {
+	switch inst.k {
+	case kGlobal:
+		g := inst.p.g
+		m.report(scan.RuleDynamicGlobal, scan.SeverityCritical, off, "BUILD", g.symbol(),
+			"BUILD sets attributes of an imported object ("+g.symbol()+"), changing what later imports resolve to")
+		return nil
+	case kObj:
+	default:
+		return nil
+	}
+	o := inst.p
+	if o.g == nil {
+		return nil
+	}
+	switch o.g.symbol() {
+	case "numpy.dtype":
+		// state: (version, byteorder, subarray, names, fields, elsize, alignment, flags)
+		if state.k == kTuple && len(state.p.items) >= 8 {
+			o.elsize = state.p.items[5].i
+			o.dtflags = state.p.items[7].i
+			o.hasState = true
+		}
+	case "joblib.numpy_pickle.NumpyArrayWrapper":
+		v, err := m.joblibArray(state, off)
+		if err != nil {
+			return err
+		}
+		*inst = v
+	}
+	return nil
+}
+
+// dict looks a key up in a dict value's kept items.
+func dictGet(d val, key string) (val, bool) {
+	if d.k != kDict || d.p == nil {
+		return val{}, false
+	}
+	for i := 0; i+1 < len(d.p.items); i += 2 {
+		if k := d.p.items[i]; k.k == kStr && k.p == nil && k.s == key {
+			return d.p.items[i+1], true
+		}
+	}
+	return val{}, false
+}
+
+// joblibArray follows joblib's NumpyUnpickler: after BUILD of a
+// NumpyArrayWrapper, the array is read from the stream itself — a nested
+// pickle for object arrays, else optional alignment padding and the raw
+// bytes, which are skipped by size.
+func (m *vm) joblibArray(state val, off int64) (val, error) {
+	shape, ok1 := dictGet(state, "shape")
+	dt, ok2 := dictGet(state, "dtype")
+	if !ok1 || !ok2 || shape.k != kTuple || dt.k != kObj || dt.p.g == nil || dt.p.g.symbol() != "numpy.dtype" {
+		return val{}, scan.Malformedf("joblib array wrapper at offset %d has no readable shape and dtype", off)
+	}
+	if shape.p.n > int64(len(shape.p.items)) {
+		return val{}, scan.Malformedf("joblib array wrapper at offset %d has too many dimensions", off)
+	}
+	count := int64(1)
+	for _, d := range shape.p.items {
+		if d.k != kInt || d.i < 0 {
+			return val{}, scan.Malformedf("joblib array wrapper at offset %d has a bad shape", off)
+		}
+		if d.i != 0 && count > (1<<62)/d.i {
+			return val{}, errTruncated
+		}
+		count *= d.i
+	}
+	itemsize, object, ok := dtypeSize(dt.p)
+	if !ok {
+		return val{}, scan.Malformedf("joblib array at offset %d has a dtype of unknown size (%q)", off, dt.p.dtype)
+	}
+	if object {
+		return val{k: kUnknown}, m.inlinePickle()
+	}
+	if a, ok := dictGet(state, "numpy_array_alignment_bytes"); ok && a.k == kInt {
+		pad, err := m.uint(1)
+		if err != nil {
+			return val{}, err
+		}
+		if err := m.r.skip(int64(pad)); err != nil {
+			return val{}, err
+		}
+	}
+	if itemsize > 0 && count > (1<<62)/itemsize {
+		return val{}, errTruncated
+	}
+	if err := m.r.skip(count * itemsize); err != nil {
+		return val{}, err
+	}
+	return val{k: kUnknown}, nil
+}
+
+// inlinePickle runs the pickle that joblib stores inline for an object
+// array: a fresh unpickler on the same stream, up to its STOP.
+func (m *vm) inlinePickle() error {
+	if m.depth >= m.lim.MaxDepth {
+		return &scan.LimitError{Limit: "max-depth", Max: int64(m.lim.MaxDepth)}
+	}
+	saved := *m
+	m.depth++
+	m.stack, m.marks, m.memo, m.proto, m.loaders = nil, nil, memo{}, 0, nil
+	_, err := m.exec()
+	m.flushLoaders()
+	found, ops, ext, good, bad := m.found, m.ops, m.ext, m.goodNames, m.badNames
+	*m = saved
+	m.found, m.ops, m.ext, m.goodNames, m.badNames = found, ops, ext, good, bad
+	return err
+}
+
+// dtypeSize returns a numpy dtype's item size and whether it holds Python
+// objects, from the type string of numpy.dtype(...) and its BUILD state.
+func dtypeSize(o *obj) (int64, bool, bool) {
+	if o.hasState && o.dtflags&1 != 0 { // NPY_ITEM_REFCOUNT: holds objects
+		return 0, true, true
+	}
+	s := o.dtype
+	if s == "" {
+		return 0, false, false
+	}
+	if s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=' {
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, false, false
+	}
+	if s[0] == 'O' {
+		return 0, true, true
+	}
+	if o.hasState && o.elsize > 0 {
+		return o.elsize, false, true
+	}
+	digits := strings.TrimLeft(s[1:], "")
+	if i := strings.IndexByte(digits, '['); i >= 0 {
+		digits = digits[:i]
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n <= 0 {
+		if s == "?" || s == "b" || s == "B" {
+			return 1, false, true
+		}
+		return 0, false, false
+	}
+	switch s[0] {
+	case 'U':
+		return 4 * n, false, true // UCS-4 code points
+	case 'b', 'i', 'u', 'f', 'c', 'M', 'm', 'S', 'V', 'a':
+		return n, false, true
+	}
+	return 0, false, false
+}

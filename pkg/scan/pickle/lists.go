@@ -1,0 +1,303 @@
+package pickle
+
+import (
+	"strings"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+)
+
+// ListVersion identifies the built-in allow and deny lists; reports and
+// `modelverify version` carry it so a verdict can be traced to the lists that
+// made it.
+const ListVersion = "2026.11.1"
+
+// allowGroup is a set of exact module/name pairs with the reason they are
+// safe: each is a class or rebuild function that real checkpoints reference,
+// whose construction or call only builds data.
+type allowGroup struct {
+	reason string
+	module string
+	names  []string
+}
+
+var allowGroups = []allowGroup{
+	{"PyTorch tensor and parameter rebuild functions: rebuild tensors from storages and metadata", "torch._utils", []string{
+		"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
+		"_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_sparse_tensor",
+		"_rebuild_sparse_csr_tensor", "_rebuild_nested_tensor", "_rebuild_meta_tensor_no_storage",
+		"_rebuild_wrapper_subclass", "_rebuild_device_tensor_from_numpy", "_rebuild_from_type",
+		"_rebuild_from_type_v2",
+	}},
+	{"PyTorch tensor subclass rebuild (Parameter and subclasses since torch 1.x)", "torch._tensor", []string{"_rebuild_from_type_v2", "_rebuild_from_type", "Tensor"}},
+	{"PyTorch storage classes named by persistent ids", "torch", []string{
+		"FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage", "LongStorage", "IntStorage",
+		"ShortStorage", "CharStorage", "ByteStorage", "BoolStorage", "ComplexFloatStorage",
+		"ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage",
+		"QUInt2x4Storage", "UntypedStorage", "TypedStorage",
+	}},
+	{"PyTorch storage classes by module path", "torch.storage", []string{"UntypedStorage", "TypedStorage", "_LegacyStorage"}},
+	{"PyTorch dtypes, layouts, memory formats and quantisation schemes: constants", "torch", []string{
+		"float32", "float", "float64", "double", "float16", "half", "bfloat16", "uint8", "int8", "int16",
+		"short", "int32", "int", "int64", "long", "bool", "complex32", "chalf", "complex64", "cfloat",
+		"complex128", "cdouble", "quint8", "qint8", "qint32", "quint4x2", "quint2x4", "float8_e4m3fn",
+		"float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "uint16", "uint32", "uint64",
+		"strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn",
+		"contiguous_format", "channels_last", "channels_last_3d", "preserve_format",
+		"per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+		"per_channel_affine_float_qparams", "Size", "device", "Tensor", "dtype", "layout", "memory_format",
+	}},
+	{"PyTorch layout lookup by name used by legacy sparse pickles", "torch.serialization", []string{"_get_layout"}},
+	{"PyTorch parameter classes", "torch.nn.parameter", []string{"Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"}},
+	{"PyTorch layers saved with torch.save(model): construction only sets attributes", "torch.nn.modules.linear", []string{"Linear", "Identity", "Bilinear", "LazyLinear"}},
+	{"PyTorch layers", "torch.nn.modules.conv", []string{"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}},
+	{"PyTorch layers", "torch.nn.modules.container", []string{"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}},
+	{"PyTorch layers", "torch.nn.modules.activation", []string{"ReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softmax", "LeakyReLU", "ELU", "MultiheadAttention", "LogSoftmax", "Hardtanh", "ReLU6", "PReLU", "Softplus", "Mish", "Hardswish"}},
+	{"PyTorch layers", "torch.nn.modules.normalization", []string{"LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"}},
+	{"PyTorch layers", "torch.nn.modules.batchnorm", []string{"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}},
+	{"PyTorch layers", "torch.nn.modules.dropout", []string{"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"}},
+	{"PyTorch layers", "torch.nn.modules.sparse", []string{"Embedding", "EmbeddingBag"}},
+	{"PyTorch layers", "torch.nn.modules.pooling", []string{"MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool2d"}},
+	{"PyTorch layers", "torch.nn.modules.rnn", []string{"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"}},
+	{"PyTorch layers", "torch.nn.modules.flatten", []string{"Flatten", "Unflatten"}},
+	{"PyTorch layers", "torch.nn.modules.transformer", []string{"Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer"}},
+	{"PyTorch loss modules", "torch.nn.modules.loss", []string{"CrossEntropyLoss", "MSELoss", "L1Loss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"}},
+	{"NumPy array reconstruction (numpy < 2)", "numpy.core.multiarray", []string{"_reconstruct", "scalar"}},
+	{"NumPy array reconstruction (numpy >= 2)", "numpy._core.multiarray", []string{"_reconstruct", "scalar"}},
+	{"NumPy array from a bytes buffer", "numpy.core.numeric", []string{"_frombuffer"}},
+	{"NumPy array from a bytes buffer (numpy >= 2)", "numpy._core.numeric", []string{"_frombuffer"}},
+	{"NumPy core types", "numpy", []string{"ndarray", "dtype", "matrix", "bool_", "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128"}},
+	{"NumPy masked arrays", "numpy.ma.core", []string{"_mareconstruct", "MaskedArray", "MaskedConstant"}},
+	{"NumPy random state constructors (sklearn estimators store RandomState)", "numpy.random._pickle", []string{"__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"}},
+	{"NumPy random state classes", "numpy.random.mtrand", []string{"RandomState"}},
+	{"NumPy bit generators", "numpy.random._mt19937", []string{"MT19937"}},
+	{"NumPy bit generators", "numpy.random._pcg64", []string{"PCG64", "PCG64DXSM"}},
+	{"NumPy dtype classes (numpy >= 1.25)", "numpy.dtypes", []string{"Float64DType", "Float32DType", "Float16DType", "Int64DType", "Int32DType", "Int16DType", "Int8DType", "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType", "BoolDType", "ObjectDType", "StrDType", "BytesDType", "Complex64DType", "Complex128DType"}},
+	{"bytes at protocol <= 2: _codecs.encode(str, 'latin1') rebuilds a bytes object", "_codecs", []string{"encode"}},
+	{"Python containers and plain values", "collections", []string{"OrderedDict", "defaultdict", "Counter", "deque"}},
+	{"Python built-in types: constructing them only builds data", "builtins", []string{
+		"set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "str", "int", "float",
+		"bool", "dict", "list", "tuple", "object", "Ellipsis", "NotImplemented", "NoneType",
+	}},
+	{"object reconstruction helpers used by protocols 0-2 (the class argument is checked separately)", "copyreg", []string{"_reconstructor", "__newobj__", "__newobj_ex__"}},
+	{"dates, times and numbers", "datetime", []string{"datetime", "date", "time", "timedelta", "timezone"}},
+	{"exact decimal numbers", "decimal", []string{"Decimal"}},
+	{"fractions", "fractions", []string{"Fraction"}},
+	{"UUID values (the class, not the module's helpers)", "uuid", []string{"UUID", "SafeUUID"}},
+	{"paths stored in training configs: construction does not touch the file system", "pathlib", []string{"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath", "Path"}},
+	{"argument namespaces stored in fairseq and other checkpoints", "argparse", []string{"Namespace"}},
+	{"type annotation marker stored by OmegaConf metadata", "typing", []string{"Any"}},
+	{"OmegaConf configs stored by Lightning and NeMo checkpoints", "omegaconf.dictconfig", []string{"DictConfig"}},
+	{"OmegaConf configs", "omegaconf.listconfig", []string{"ListConfig"}},
+	{"OmegaConf configs", "omegaconf.base", []string{"ContainerMetadata", "Metadata"}},
+	{"OmegaConf configs", "omegaconf.nodes", []string{"AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode", "EnumNode"}},
+	{"joblib's wrapper for arrays stored raw after the pickle (the array bytes are skipped by size)", "joblib.numpy_pickle", []string{"NumpyArrayWrapper"}},
+	{"SciPy sparse matrices", "scipy.sparse._csr", []string{"csr_matrix", "csr_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._csc", []string{"csc_matrix", "csc_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._coo", []string{"coo_matrix", "coo_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._bsr", []string{"bsr_matrix", "bsr_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._dia", []string{"dia_matrix", "dia_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._lil", []string{"lil_matrix", "lil_array"}},
+	{"SciPy sparse matrices", "scipy.sparse._dok", []string{"dok_matrix", "dok_array"}},
+	{"SciPy sparse matrices (scipy < 1.8 paths)", "scipy.sparse.csr", []string{"csr_matrix"}},
+	{"SciPy sparse matrices (scipy < 1.8 paths)", "scipy.sparse.csc", []string{"csc_matrix"}},
+	{"SciPy sparse matrices (scipy < 1.8 paths)", "scipy.sparse.coo", []string{"coo_matrix"}},
+	{"SciPy distributions stored in sklearn search objects", "scipy.stats._distn_infrastructure", []string{"rv_continuous_frozen", "rv_discrete_frozen"}},
+	{"Hugging Face training arguments (training_args.bin)", "transformers.training_args", []string{"TrainingArguments", "OptimizerNames", "ParallelMode"}},
+	{"Hugging Face training arguments", "transformers.training_args_seq2seq", []string{"Seq2SeqTrainingArguments"}},
+	{"Hugging Face training argument enums", "transformers.trainer_utils", []string{"IntervalStrategy", "SchedulerType", "HubStrategy", "SaveStrategy", "EvaluationStrategy", "FSDPOption"}},
+	{"Hugging Face training argument enums", "transformers.debug_utils", []string{"DebugOption"}},
+	{"Hugging Face generation config stored in training args", "transformers.generation.configuration_utils", []string{"GenerationConfig"}},
+	{"Accelerate enums stored in training args", "accelerate.utils.dataclasses", []string{"DistributedType", "DeepSpeedPlugin", "GradientAccumulationPlugin"}},
+	{"Accelerate state stored in training args", "accelerate.state", []string{"PartialState", "AcceleratorState"}},
+}
+
+// sklearnDeny are sklearn modules whose classes or functions touch files,
+// the network or the interpreter, excluded from the estimator-class rule.
+var sklearnDeny = []string{"sklearn.datasets", "sklearn.externals", "sklearn.utils._testing", "sklearn.utils._show_versions", "sklearn.utils.fixes"}
+
+// criticalModules are modules (and all their submodules) whose globals give
+// code execution, process control, file or network access, imports or
+// deserialisation. A module rule covers its submodules: asyncio covers
+// asyncio.unix_events.
+var criticalModules = []string{
+	// processes and the operating system
+	"os", "posix", "nt", "subprocess", "_posixsubprocess", "pty", "commands", "popen2", "_winapi", "msvcrt", "signal", "platform",
+	"_aix_support", "_osx_support", "multiprocessing", "_multiprocessing", "concurrent", "threading", "_thread", "thread", "asyncio",
+	// code execution and introspection
+	"runpy", "code", "codeop", "importlib", "imp", "zipimport", "pkgutil", "marshal", "types", "inspect",
+	"ctypes", "_ctypes", "cffi", "sys", "gc", "timeit", "cProfile", "profile", "_lsprof", "pdb", "bdb", "trace", "tracemalloc",
+	"pydoc", "doctest", "idlelib", "lib2to3", "_pyrepl", "pyrepl", "test", "unittest", "ensurepip", "venv", "pip", "setuptools",
+	"distutils", "site", "sysconfig", "operator", "_operator", "functools", "_functools", "cloudpickle", "dill",
+	// deserialisation
+	"pickle", "_pickle", "cPickle", "pickletools", "shelve", "copy_reg", "jsonpickle", "yaml",
+	// files
+	"io", "_io", "shutil", "tempfile", "glob", "fileinput", "linecache", "logging", "zipfile", "tarfile", "sqlite3", "dbm",
+	"mailbox", "mailcap", "filecmp",
+	// network
+	"socket", "_socket", "ssl", "socketserver", "SocketServer", "http", "httplib", "urllib", "urllib2", "urllib3", "requests",
+	"aiohttp", "httpx", "ftplib", "smtplib", "telnetlib", "poplib", "imaplib", "nntplib", "xmlrpc", "xmlrpclib", "webbrowser",
+	"paramiko", "smtpd", "asynchat", "asyncore",
+	// dangerous corners of ML libraries
+	"torch.hub", "torch.jit", "torch.package", "torch.utils.cpp_extension", "torch.utils.bottleneck", "torch.utils.collect_env",
+	"torch.utils.data.datapipes", "torch.utils._config_module", "torch._dynamo", "torch._inductor", "torch.fx", "torch.distributed",
+	"torch.multiprocessing", "torch._C", "torch.ops", "torch.testing", "torch.library", "torch.compiler", "torch.export",
+	"numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.npyio", "numpy.load",
+	"pandas.io", "keras", "tensorflow", "joblib.numpy_pickle_compat", "joblib.parallel", "joblib._parallel_backends",
+	"IPython", "jupyter_client", "nbformat",
+}
+
+// criticalNames are single globals that are critical in modules that are not
+// critical as a whole.
+var criticalNames = map[string]bool{}
+
+func init() {
+	for _, n := range []string{
+		// builtins that evaluate, import, reach attributes or open files
+		"builtins.eval", "builtins.exec", "builtins.compile", "builtins.open", "builtins.getattr",
+		"builtins.setattr", "builtins.delattr", "builtins.__import__", "builtins.globals", "builtins.locals",
+		"builtins.vars", "builtins.breakpoint", "builtins.input", "builtins.help", "builtins.exit", "builtins.quit",
+		"builtins.apply", "builtins.execfile", "builtins.file", "builtins.reload", "builtins.memoryview", "builtins.type",
+		"builtins.super", "builtins.classmethod", "builtins.staticmethod", "builtins.property", "builtins.map",
+		"builtins.filter", "builtins.print", "builtins.__build_class__", "builtins.object.__reduce__",
+		// nested loaders and network/file helpers of data libraries
+		"torch.load", "torch.serialization.load", "torch.storage._load_from_bytes", "torch.serialization._load",
+		"torch.from_file", "torch.save", "torch.serialization.save", "joblib.load", "joblib.dump", "numpy.load",
+		"numpy.save", "numpy.fromfile", "numpy.loadtxt", "numpy.genfromtxt", "numpy.memmap", "numpy.tofile",
+		"pandas.read_pickle", "pandas.read_csv", "pandas.read_json", "scipy.io.loadmat",
+		"uuid._get_command_stdout", "uuid._popen", "copyreg.add_extension", "copyreg.remove_extension",
+		"copyreg._inverted_registry", "copyreg._extension_registry", "copyreg.pickle", "collections.namedtuple",
+	} {
+		criticalNames[n] = true
+	}
+}
+
+// nestedLoaders deserialise their argument. A call with a literal byte
+// string is judged by what the string holds; any other use is critical.
+var nestedLoaders = map[string]bool{
+	"pickle.loads": true, "_pickle.loads": true, "pickle._loads": true, "cPickle.loads": true,
+	"dill.loads": true, "cloudpickle.loads": true, "torch.load": true, "torch.serialization.load": true,
+	"torch.storage._load_from_bytes": true, "joblib.load": true, "numpy.load": true,
+}
+
+// dangerousAttrs are attribute names that, anywhere in a dotted name, reach
+// interpreter internals or run code.
+var dangerousAttrs = map[string]bool{
+	"system": true, "popen": true, "Popen": true, "exec": true, "eval": true, "execfile": true, "compile": true,
+	"__import__": true, "getattr": true, "spawn": true, "spawnl": true, "spawnv": true, "execv": true, "execve": true,
+	"execl": true, "run": true, "call": true, "check_call": true, "check_output": true, "getoutput": true,
+	"getstatusoutput": true, "load": true, "loads": true, "open": true, "runcode": true, "runsource": true,
+	"run_path": true, "run_module": true, "import_module": true,
+}
+
+// allowed holds every exact module.name of allowGroups.
+var allowed = func() map[string]bool {
+	m := map[string]bool{}
+	for _, g := range allowGroups {
+		for _, n := range g.names {
+			m[g.module+"."+n] = true
+		}
+	}
+	return m
+}()
+
+// verdictKind is how the VM treats a resolved global.
+type verdictKind uint8
+
+const (
+	gAllowed  verdictKind = iota // on the allowlist: clean
+	gUnknown                     // not on the allowlist: high
+	gCritical                    // a known primitive: critical
+	gDenied                      // denied by the user's policy: critical
+	gLoader                      // a nested loader: judged by its argument
+)
+
+// classify judges the global module.name, name possibly a dotted attribute
+// chain.
+func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
+	sym := module + "." + name
+	if policy.Denies(module, name) {
+		return gDenied, "denied by policy"
+	}
+	if nestedLoaders[sym] {
+		return gLoader, "deserialises its argument"
+	}
+	if why := criticalReason(module, name); why != "" {
+		return gCritical, why
+	}
+	if allowed[sym] || sklearnClass(module, name) {
+		return gAllowed, ""
+	}
+	if policy.Allows(module, name) {
+		return gAllowed, ""
+	}
+	return gUnknown, "not on the allowlist"
+}
+
+// criticalReason says why module.name is critical, "" if it is not.
+func criticalReason(module, name string) string {
+	if module == "__builtin__" {
+		module = "builtins" // the Python 2 name, remapped or not, is judged as what it names
+	}
+	sym := module + "." + name
+	if criticalNames[sym] {
+		return "a known code-execution, file, network or deserialisation primitive"
+	}
+	if m := coveringModule(sym); m != "" {
+		return "in module " + m + ", which gives code execution, process, file, network or import access"
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) > 1 {
+		for i, p := range parts {
+			if strings.HasPrefix(p, "__") && strings.HasSuffix(p, "__") {
+				return "reaches interpreter internals through " + p
+			}
+			// shutil + os.system: an attribute chain through another module
+			if i < len(parts)-1 {
+				if m := coveringModule(strings.Join(parts[i:], ".")); m != "" {
+					return "reaches module " + m + " through an attribute chain"
+				}
+			}
+			if dangerousAttrs[p] {
+				return "reaches " + p + " through an attribute chain"
+			}
+			if criticalNames["builtins."+p] && i > 0 {
+				return "reaches builtin " + p + " through an attribute chain"
+			}
+		}
+	}
+	if strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__") && name != "__newobj__" && name != "__newobj_ex__" &&
+		!strings.HasPrefix(name, "__randomstate") && !strings.HasPrefix(name, "__bit_generator") && !strings.HasPrefix(name, "__generator") {
+		return "a dunder attribute reaches interpreter internals"
+	}
+	return ""
+}
+
+// coveringModule returns the critical module rule that covers the dotted
+// path sym (the module itself or a parent), "" if none.
+func coveringModule(sym string) string {
+	for _, m := range criticalModules {
+		if sym == m || strings.HasPrefix(sym, m+".") {
+			return m
+		}
+	}
+	return ""
+}
+
+// sklearnClass allows estimator and helper classes of scikit-learn: public
+// CamelCase names in sklearn modules outside sklearnDeny. Constructing an
+// estimator only stores its parameters; any callable parameter is itself a
+// global that is judged on its own.
+func sklearnClass(module, name string) bool {
+	if module != "sklearn" && !strings.HasPrefix(module, "sklearn.") {
+		return false
+	}
+	for _, d := range sklearnDeny {
+		if module == d || strings.HasPrefix(module, d+".") {
+			return false
+		}
+	}
+	if name == "" || name[0] < 'A' || name[0] > 'Z' || strings.Contains(name, ".") {
+		return false
+	}
+	return isIdentifierPath(name)
+}

@@ -1,0 +1,723 @@
+package pickle
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+)
+
+// Opcodes, as in CPython's Lib/pickle.py.
+const (
+	opMARK             = '('
+	opSTOP             = '.'
+	opPOP              = '0'
+	opPOP_MARK         = '1'
+	opDUP              = '2'
+	opFLOAT            = 'F'
+	opINT              = 'I'
+	opBININT           = 'J'
+	opBININT1          = 'K'
+	opLONG             = 'L'
+	opBININT2          = 'M'
+	opNONE             = 'N'
+	opPERSID           = 'P'
+	opBINPERSID        = 'Q'
+	opREDUCE           = 'R'
+	opSTRING           = 'S'
+	opBINSTRING        = 'T'
+	opSHORT_BINSTRING  = 'U'
+	opUNICODE          = 'V'
+	opBINUNICODE       = 'X'
+	opAPPEND           = 'a'
+	opBUILD            = 'b'
+	opGLOBAL           = 'c'
+	opDICT             = 'd'
+	opEMPTY_DICT       = '}'
+	opAPPENDS          = 'e'
+	opGET              = 'g'
+	opBINGET           = 'h'
+	opINST             = 'i'
+	opLONG_BINGET      = 'j'
+	opLIST             = 'l'
+	opEMPTY_LIST       = ']'
+	opOBJ              = 'o'
+	opPUT              = 'p'
+	opBINPUT           = 'q'
+	opLONG_BINPUT      = 'r'
+	opSETITEM          = 's'
+	opTUPLE            = 't'
+	opEMPTY_TUPLE      = ')'
+	opSETITEMS         = 'u'
+	opBINFLOAT         = 'G'
+	opPROTO            = 0x80
+	opNEWOBJ           = 0x81
+	opEXT1             = 0x82
+	opEXT2             = 0x83
+	opEXT4             = 0x84
+	opTUPLE1           = 0x85
+	opTUPLE2           = 0x86
+	opTUPLE3           = 0x87
+	opNEWTRUE          = 0x88
+	opNEWFALSE         = 0x89
+	opLONG1            = 0x8a
+	opLONG4            = 0x8b
+	opBINBYTES         = 'B'
+	opSHORT_BINBYTES   = 'C'
+	opSHORT_BINUNICODE = 0x8c
+	opBINUNICODE8      = 0x8d
+	opBINBYTES8        = 0x8e
+	opEMPTY_SET        = 0x8f
+	opADDITEMS         = 0x90
+	opFROZENSET        = 0x91
+	opNEWOBJ_EX        = 0x92
+	opSTACK_GLOBAL     = 0x93
+	opMEMOIZE          = 0x94
+	opFRAME            = 0x95
+	opBYTEARRAY8       = 0x96
+	opNEXT_BUFFER      = 0x97
+	opREADONLY_BUFFER  = 0x98
+)
+
+// opNames names opcodes in findings.
+var opNames = map[byte]string{
+	opGLOBAL: "GLOBAL", opSTACK_GLOBAL: "STACK_GLOBAL", opINST: "INST", opOBJ: "OBJ", opREDUCE: "REDUCE",
+	opNEWOBJ: "NEWOBJ", opNEWOBJ_EX: "NEWOBJ_EX", opBUILD: "BUILD", opEXT1: "EXT1", opEXT2: "EXT2",
+	opEXT4: "EXT4", opAPPEND: "APPEND", opAPPENDS: "APPENDS", opSETITEM: "SETITEM", opSETITEMS: "SETITEMS",
+	opADDITEMS: "ADDITEMS", opPERSID: "PERSID", opBINPERSID: "BINPERSID",
+}
+
+func opName(op byte) string {
+	if n, ok := opNames[op]; ok {
+		return n
+	}
+	return fmt.Sprintf("0x%02x", op)
+}
+
+// highestProtocol is the newest protocol CPython reads.
+const highestProtocol = 5
+
+// exec runs opcodes until STOP and returns the value it pops.
+func (m *vm) exec() (val, error) {
+	r := m.r
+	for {
+		if err := m.checkOps(); err != nil {
+			return val{}, err
+		}
+		off := r.offset()
+		op, err := r.byte()
+		if err != nil {
+			return val{}, err
+		}
+		switch op {
+		case opMARK:
+			if len(m.marks) >= m.lim.MaxStack {
+				return val{}, &scan.LimitError{Limit: "max-stack", Max: int64(m.lim.MaxStack)}
+			}
+			m.marks = append(m.marks, len(m.stack))
+		case opSTOP:
+			v, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			into(v)
+			m.stopped = true
+			return v, nil
+		case opPOP:
+			if n := len(m.marks); n > 0 && m.marks[n-1] == len(m.stack) {
+				m.marks = m.marks[:n-1]
+			} else if _, err := m.pop(); err != nil {
+				return val{}, err
+			}
+		case opPOP_MARK:
+			if _, err := m.popMark(); err != nil {
+				return val{}, err
+			}
+		case opDUP:
+			t, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(*t); err != nil {
+				return val{}, err
+			}
+		case opFLOAT:
+			if _, err := r.line(m.lineMax()); err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kFloat}); err != nil {
+				return val{}, err
+			}
+		case opBINFLOAT:
+			if _, err := r.next(8); err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kFloat}); err != nil {
+				return val{}, err
+			}
+		case opINT:
+			l, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			switch string(l) {
+			case "00":
+				if err := m.push(val{k: kBool}); err != nil {
+					return val{}, err
+				}
+			case "01":
+				if err := m.push(val{k: kBool, i: 1}); err != nil {
+					return val{}, err
+				}
+			default:
+				v, ok := parseIntLine(l)
+				if !ok && !isBigInt(l) {
+					return val{}, scan.Malformedf("invalid literal for int(): %.40q", l)
+				}
+				if err := m.push(val{k: kInt, i: v}); err != nil {
+					return val{}, err
+				}
+			}
+		case opLONG:
+			l, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			v, ok := parseIntLine(l)
+			if !ok && !isBigInt(l) {
+				return val{}, scan.Malformedf("invalid literal for int(): %.40q", l)
+			}
+			if err := m.push(val{k: kInt, i: v}); err != nil {
+				return val{}, err
+			}
+		case opBININT:
+			v, err := m.uint(4)
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kInt, i: int64(int32(uint32(v)))}); err != nil {
+				return val{}, err
+			}
+		case opBININT1:
+			v, err := m.uint(1)
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kInt, i: int64(v)}); err != nil {
+				return val{}, err
+			}
+		case opBININT2:
+			v, err := m.uint(2)
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kInt, i: int64(v)}); err != nil {
+				return val{}, err
+			}
+		case opLONG1, opLONG4:
+			var n uint64
+			if op == opLONG1 {
+				n, err = m.uint(1)
+			} else {
+				n, err = m.uint(4)
+				if err == nil && int32(uint32(n)) < 0 {
+					return val{}, scan.Malformedf("LONG pickle has negative byte count")
+				}
+			}
+			if err != nil {
+				return val{}, err
+			}
+			if int64(n) > m.r.remaining() {
+				return val{}, errTruncated
+			}
+			var v int64
+			if n <= 8 {
+				b, err := r.next(int(n))
+				if err != nil {
+					return val{}, err
+				}
+				for i := len(b) - 1; i >= 0; i-- {
+					v = v<<8 | int64(b[i])
+				}
+				if n > 0 && n < 8 && b[n-1]&0x80 != 0 {
+					v -= 1 << (8 * n)
+				}
+			} else if err := r.skip(int64(n)); err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kInt, i: v}); err != nil {
+				return val{}, err
+			}
+		case opNONE:
+			if err := m.push(val{k: kNone}); err != nil {
+				return val{}, err
+			}
+		case opNEWTRUE:
+			if err := m.push(val{k: kBool, i: 1}); err != nil {
+				return val{}, err
+			}
+		case opNEWFALSE:
+			if err := m.push(val{k: kBool}); err != nil {
+				return val{}, err
+			}
+		case opPERSID:
+			if _, err := r.line(m.lineMax()); err != nil {
+				return val{}, err
+			}
+			if err := m.push(val{k: kUnknown}); err != nil {
+				return val{}, err
+			}
+		case opBINPERSID:
+			pid, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			into(pid)
+			if err := m.push(val{k: kUnknown}); err != nil {
+				return val{}, err
+			}
+		case opSTRING:
+			l, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			b, ok := decodeStringLiteral(l)
+			if !ok {
+				return val{}, scan.Malformedf("the STRING opcode argument must be quoted")
+			}
+			if err := m.push(strVal(kStr, string(b))); err != nil {
+				return val{}, err
+			}
+		case opBINSTRING, opBINUNICODE, opBINBYTES:
+			n, err := m.uint(4)
+			if err != nil {
+				return val{}, err
+			}
+			size := int64(n)
+			if op == opBINSTRING {
+				size = int64(int32(uint32(n)))
+			}
+			v, err := m.literal(litKind(op), size)
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(v); err != nil {
+				return val{}, err
+			}
+		case opSHORT_BINSTRING, opSHORT_BINBYTES, opSHORT_BINUNICODE:
+			n, err := m.uint(1)
+			if err != nil {
+				return val{}, err
+			}
+			v, err := m.literal(litKind(op), int64(n))
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(v); err != nil {
+				return val{}, err
+			}
+		case opBINUNICODE8, opBINBYTES8, opBYTEARRAY8:
+			n, err := m.uint(8)
+			if err != nil {
+				return val{}, err
+			}
+			if n > math.MaxInt64 {
+				return val{}, scan.Malformedf("literal size exceeds the maximum")
+			}
+			v, err := m.literal(litKind(op), int64(n))
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(v); err != nil {
+				return val{}, err
+			}
+		case opUNICODE:
+			l, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			s, ok := decodeRawUnicodeEscape(l)
+			if !ok {
+				return val{}, scan.Malformedf("truncated \\uXXXX escape in UNICODE")
+			}
+			if err := m.push(strVal(kStr, s)); err != nil {
+				return val{}, err
+			}
+		case opNEXT_BUFFER:
+			// Out-of-band buffers need a buffers argument that model loaders
+			// never pass: CPython fails here.
+			return val{}, scan.Malformedf("pickle stream refers to out-of-band data but no buffers argument was given")
+		case opREADONLY_BUFFER:
+			if _, err := m.top(); err != nil {
+				return val{}, err
+			}
+		case opAPPEND:
+			v, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			t, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			m.add(t, []val{v}, "APPEND", off)
+		case opAPPENDS, opSETITEMS, opADDITEMS:
+			items, err := m.popMark()
+			if err != nil {
+				return val{}, err
+			}
+			items = append([]val(nil), items...)
+			t, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			m.add(t, items, opName(op), off)
+		case opSETITEM:
+			v, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			k, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			t, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			m.add(t, []val{k, v}, "SETITEM", off)
+		case opDICT, opLIST, opTUPLE, opFROZENSET:
+			items, err := m.popMark()
+			if err != nil {
+				return val{}, err
+			}
+			k := map[byte]kind{opDICT: kDict, opLIST: kList, opTUPLE: kTuple, opFROZENSET: kSet}[op]
+			if err := m.push(container(k, items)); err != nil {
+				return val{}, err
+			}
+		case opEMPTY_DICT:
+			if err := m.push(val{k: kDict, p: &obj{}}); err != nil {
+				return val{}, err
+			}
+		case opEMPTY_LIST:
+			if err := m.push(val{k: kList, p: &obj{}}); err != nil {
+				return val{}, err
+			}
+		case opEMPTY_SET:
+			if err := m.push(val{k: kSet, p: &obj{}}); err != nil {
+				return val{}, err
+			}
+		case opEMPTY_TUPLE:
+			if err := m.push(val{k: kTuple, p: emptyTuple}); err != nil {
+				return val{}, err
+			}
+		case opTUPLE1, opTUPLE2, opTUPLE3:
+			n := int(op-opTUPLE1) + 1
+			if len(m.stack)-n < m.fence() {
+				return val{}, errUnderflow
+			}
+			items := m.stack[len(m.stack)-n:]
+			t := container(kTuple, items)
+			m.stack = m.stack[:len(m.stack)-n]
+			if err := m.push(t); err != nil {
+				return val{}, err
+			}
+		case opGET, opBINGET, opLONG_BINGET:
+			var idx uint64
+			switch op {
+			case opGET:
+				l, err := r.line(m.lineMax())
+				if err != nil {
+					return val{}, err
+				}
+				v, ok := parseIntLine(l)
+				if !ok || v < 0 {
+					return val{}, scan.Malformedf("invalid GET index %.20q", l)
+				}
+				idx = uint64(v)
+			case opBINGET:
+				idx, err = m.uint(1)
+			default:
+				idx, err = m.uint(4)
+			}
+			if err != nil {
+				return val{}, err
+			}
+			v, ok := m.memo.get(idx)
+			if !ok {
+				return val{}, scan.Malformedf("memo value not found at index %d", idx)
+			}
+			if err := m.push(v); err != nil {
+				return val{}, err
+			}
+		case opPUT, opBINPUT, opLONG_BINPUT, opMEMOIZE:
+			var idx uint64
+			switch op {
+			case opPUT:
+				l, err := r.line(m.lineMax())
+				if err != nil {
+					return val{}, err
+				}
+				v, ok := parseIntLine(l)
+				if !ok || v < 0 {
+					return val{}, scan.Malformedf("invalid PUT index %.20q", l)
+				}
+				idx = uint64(v)
+			case opBINPUT:
+				idx, err = m.uint(1)
+			case opLONG_BINPUT:
+				idx, err = m.uint(4)
+			default:
+				idx = uint64(m.memo.len)
+			}
+			if err != nil {
+				return val{}, err
+			}
+			t, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			if m.memo.len >= m.lim.MaxMemo {
+				return val{}, &scan.LimitError{Limit: "max-memo", Max: int64(m.lim.MaxMemo)}
+			}
+			m.memo.put(idx, *t)
+		case opPROTO:
+			v, err := m.uint(1)
+			if err != nil {
+				return val{}, err
+			}
+			if v > highestProtocol {
+				return val{}, scan.Malformedf("unsupported pickle protocol: %d", v)
+			}
+			m.proto = int(v)
+		case opFRAME:
+			n, err := m.uint(8)
+			if err != nil {
+				return val{}, err
+			}
+			// CPython reads the whole frame before running it: a frame longer
+			// than the data left fails before any of its opcodes run.
+			if n > uint64(r.remaining()) {
+				return val{}, errTruncated
+			}
+		case opGLOBAL, opINST:
+			mod, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			module := string(mod)
+			nm, err := r.line(m.lineMax())
+			if err != nil {
+				return val{}, err
+			}
+			if !utf8.Valid(mod) || !utf8.Valid(nm) {
+				// CPython decodes both lines as strict UTF-8 and fails here,
+				// before anything is imported.
+				return val{}, scan.Malformedf("%s name is not valid UTF-8", opName(op))
+			}
+			g, err := m.global(module, string(nm), off, opName(op))
+			if err != nil {
+				return val{}, err
+			}
+			if op == opGLOBAL {
+				if err := m.push(g); err != nil {
+					return val{}, err
+				}
+				break
+			}
+			items, err := m.popMark()
+			if err != nil {
+				return val{}, err
+			}
+			args := container(kTuple, items)
+			res := m.call(g, args, off, "INST")
+			if err := m.push(res); err != nil {
+				return val{}, err
+			}
+		case opSTACK_GLOBAL:
+			name, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			module, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			if module.k != kStr || name.k != kStr || module.p != nil || name.p != nil {
+				sym := describe(module) + "." + describe(name)
+				m.report(scan.RuleDynamicGlobal, scan.SeverityCritical, off, "STACK_GLOBAL", sym,
+					"STACK_GLOBAL operands are not plain strings: the imported name is computed at load time ("+sym+")")
+				into(module)
+				into(name)
+				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: describe(module), name: describe(name), verdict: gCritical, off: off, op: "STACK_GLOBAL"}}}); err != nil {
+					return val{}, err
+				}
+				break
+			}
+			g, err := m.global(module.s, name.s, off, "STACK_GLOBAL")
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(g); err != nil {
+				return val{}, err
+			}
+		case opEXT1, opEXT2, opEXT4:
+			n := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
+			code, err := m.uint(n)
+			if err != nil {
+				return val{}, err
+			}
+			c := int64(code)
+			if n == 4 {
+				c = int64(int32(uint32(code)))
+			}
+			if c <= 0 {
+				return val{}, scan.Malformedf("EXT specifies code <= 0")
+			}
+			pair, ok := m.ext[c]
+			if !ok {
+				// Nothing in this stream registered the code, and CPython ships
+				// none: the load fails unless the process registered it.
+				m.report(scan.RuleExtension, scan.SeverityHigh, off, opName(op), fmt.Sprintf("ext:%d", c),
+					fmt.Sprintf("extension code %d is not registered in this stream: it resolves to whatever the loading process registered", c))
+				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: "copyreg", name: fmt.Sprintf("ext%d", c), verdict: gUnknown, off: off, op: opName(op)}}}); err != nil {
+					return val{}, err
+				}
+				break
+			}
+			g, err := m.global(pair[0], pair[1], off, opName(op))
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(g); err != nil {
+				return val{}, err
+			}
+		case opREDUCE:
+			args, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			fn, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(m.call(fn, args, off, "REDUCE")); err != nil {
+				return val{}, err
+			}
+		case opNEWOBJ:
+			args, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			cls, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			if err := m.push(m.call(cls, args, off, "NEWOBJ")); err != nil {
+				return val{}, err
+			}
+		case opNEWOBJ_EX:
+			kwargs, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			args, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			cls, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			into(kwargs)
+			if err := m.push(m.call(cls, args, off, "NEWOBJ_EX")); err != nil {
+				return val{}, err
+			}
+		case opOBJ:
+			items, err := m.popMark()
+			if err != nil {
+				return val{}, err
+			}
+			if len(items) == 0 {
+				return val{}, errUnderflow
+			}
+			cls := items[0]
+			args := container(kTuple, items[1:])
+			if err := m.push(m.call(cls, args, off, "OBJ")); err != nil {
+				return val{}, err
+			}
+		case opBUILD:
+			state, err := m.pop()
+			if err != nil {
+				return val{}, err
+			}
+			inst, err := m.top()
+			if err != nil {
+				return val{}, err
+			}
+			into(state)
+			if err := m.build(inst, state, off); err != nil {
+				return val{}, err
+			}
+		default:
+			return val{}, scan.Malformedf("invalid load key 0x%02x at offset %d", op, off)
+		}
+	}
+}
+
+var emptyTuple = &obj{}
+
+func litKind(op byte) kind {
+	switch op {
+	case opBINBYTES, opSHORT_BINBYTES, opBINBYTES8, opBYTEARRAY8:
+		return kBytes
+	}
+	return kStr // str, and Python 2 str decoded with the loader's encoding
+}
+
+// describe names a value in a finding.
+func describe(v val) string {
+	switch v.k {
+	case kStr:
+		if v.p != nil {
+			return "<long str>"
+		}
+		return v.s
+	case kGlobal:
+		return "<" + v.p.g.symbol() + ">"
+	case kBytes:
+		return "<bytes>"
+	case kInt:
+		return fmt.Sprint(v.i)
+	case kNone:
+		return "None"
+	case kTuple:
+		return "<tuple>"
+	case kDict:
+		return "<dict>"
+	case kList:
+		return "<list>"
+	case kObj:
+		return "<instance>"
+	}
+	return "<computed>"
+}
+
+// isBigInt reports whether a protocol 0 integer line is a valid integer too
+// large for int64.
+func isBigInt(b []byte) bool {
+	s := trimSuffixL(string(b))
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,361 @@
+package pickle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+)
+
+// kind is the static type of a value on the emulated stack.
+type kind uint8
+
+const (
+	kUnknown kind = iota // a call's result, a persistent object, anything untracked
+	kNone
+	kBool
+	kInt
+	kFloat
+	kStr
+	kBytes
+	kTuple
+	kList
+	kDict
+	kSet
+	kGlobal // an imported attribute (function, class, module, constant)
+	kObj    // an instance built by calling an allowed class
+)
+
+// val is one emulated stack value. Scalars live in i and s; containers,
+// globals and instances point at an obj. Containers keep a bounded number of
+// items so that a pickle of millions of objects uses little memory.
+type val struct {
+	k kind
+	i int64
+	s string
+	p *obj
+}
+
+// obj is the shared part of a container, global or instance.
+type obj struct {
+	items []val   // tuple, list or set items; dict keys and values interleaved
+	n     int64   // item count, including those not kept
+	g     *global // kGlobal: the global; kObj: the class it was built from
+	// A literal too large to keep: its place in the source, for nested scans.
+	litOff, litLen int64
+	// numpy dtype state (kObj of numpy.dtype): type string, item size, flags.
+	dtype    string
+	elsize   int64
+	dtflags  int64
+	hasState bool
+	state    val // the BUILD state of an instance
+}
+
+// maxItems is how many items a container keeps for analysis. Calls look at
+// their first few arguments; joblib's array wrapper state has six keys.
+const maxItems = 64
+
+// global is one resolved import.
+type global struct {
+	module, name string
+	verdict      verdictKind
+	off          int64
+	op           string
+	escaped      bool // used other than as a loader call with a literal argument
+	judged       bool // called at least once with a literal that was analysed
+}
+
+func (g *global) symbol() string { return g.module + "." + g.name }
+
+// maxFindings caps the findings one pickle stream reports; a hostile stream
+// could otherwise produce one per opcode.
+const maxFindings = 1000
+
+// vm emulates CPython's C Unpickler over one stream.
+type vm struct {
+	ctx    context.Context
+	s      *scan.Session
+	ra     io.ReaderAt
+	r      *reader
+	lim    scan.Limits
+	policy *scan.Policy
+
+	stack []val
+	marks []int
+	memo  memo
+	proto int
+	ext   map[int64][2]string // copyreg.add_extension registrations seen
+	ops   int64
+	found int
+	depth int // nesting of inline joblib object-array pickles
+
+	loaders []*global // nested-loader globals of the current pickle
+	stopped bool      // the current pickle reached STOP
+
+	// goodNames and badNames count imports of valid and invalid Python
+	// names: text that is not a pickle imports only invalid ones.
+	goodNames, badNames int
+	// pending holds findings until the stream is known to be a pickle.
+	pending []scan.Finding
+	// startedWithProto and completed (pickles that reached STOP) also mark
+	// the stream as a pickle.
+	startedWithProto bool
+	completed        int
+}
+
+func newVM(ctx context.Context, s *scan.Session, ra io.ReaderAt, off, end int64) *vm {
+	return &vm{
+		ctx: ctx, s: s, ra: ra, r: newReader(ra, off, end), lim: s.Limits(), policy: s.Policy(),
+		ext: map[int64][2]string{},
+	}
+}
+
+func (m *vm) report(rule string, sev scan.Severity, off int64, op, sym, msg string) {
+	m.found++
+	if m.found > maxFindings {
+		return
+	}
+	if m.found == maxFindings {
+		msg = fmt.Sprintf("%s (further findings in this stream are not reported)", msg)
+	}
+	m.pending = append(m.pending, scan.Finding{RuleID: rule, Severity: sev, Offset: off, Opcode: op, Symbol: sym, Message: msg})
+}
+
+// errStackUnderflow and friends are the UnpicklingErrors CPython raises.
+var (
+	errUnderflow = fmt.Errorf("%w: unpickling stack underflow", scan.ErrMalformed)
+	errNoMark    = fmt.Errorf("%w: could not find MARK", scan.ErrMalformed)
+)
+
+// fence is the stack length below which pops are refused: the top mark, as
+// in CPython's C unpickler.
+func (m *vm) fence() int {
+	if len(m.marks) == 0 {
+		return 0
+	}
+	return m.marks[len(m.marks)-1]
+}
+
+func (m *vm) push(v val) error {
+	if len(m.stack) >= m.lim.MaxStack {
+		return &scan.LimitError{Limit: "max-stack", Max: int64(m.lim.MaxStack)}
+	}
+	m.stack = append(m.stack, v)
+	return nil
+}
+
+func (m *vm) pop() (val, error) {
+	if len(m.stack) <= m.fence() {
+		return val{}, errUnderflow
+	}
+	v := m.stack[len(m.stack)-1]
+	m.stack = m.stack[:len(m.stack)-1]
+	return v, nil
+}
+
+func (m *vm) top() (*val, error) {
+	if len(m.stack) <= m.fence() {
+		return nil, errUnderflow
+	}
+	return &m.stack[len(m.stack)-1], nil
+}
+
+// popMark removes the top mark and returns the values above it.
+func (m *vm) popMark() ([]val, error) {
+	if len(m.marks) == 0 {
+		return nil, errNoMark
+	}
+	k := m.marks[len(m.marks)-1]
+	m.marks = m.marks[:len(m.marks)-1]
+	items := m.stack[k:]
+	m.stack = m.stack[:k]
+	return items, nil
+}
+
+// into records that v was placed inside a container, an argument list or an
+// object's state: a nested loader used that way escapes analysis.
+func into(v val) {
+	if v.k == kGlobal && v.p.g.verdict == gLoader {
+		v.p.g.escaped = true
+	}
+}
+
+// container builds a container value from items, keeping at most maxItems.
+func container(k kind, items []val) val {
+	o := &obj{n: int64(len(items))}
+	keep := items
+	if len(keep) > maxItems {
+		keep = keep[:maxItems]
+	}
+	o.items = append(make([]val, 0, len(keep)), keep...)
+	for _, it := range items {
+		into(it)
+	}
+	return val{k: k, p: o}
+}
+
+// add appends items to a container value in place.
+func (m *vm) add(c *val, items []val, op string, off int64) {
+	for _, it := range items {
+		into(it)
+	}
+	if c.k == kGlobal {
+		m.report(scan.RuleDynamicGlobal, scan.SeverityCritical, off, op, c.p.g.symbol(),
+			op+" mutates an imported object: "+c.p.g.symbol())
+		return
+	}
+	if c.p == nil || (c.k != kList && c.k != kDict && c.k != kSet) {
+		return
+	}
+	c.p.n += int64(len(items))
+	if room := maxItems - len(c.p.items); room > 0 {
+		if len(items) > room {
+			items = items[:room]
+		}
+		c.p.items = append(c.p.items, items...)
+	}
+}
+
+// run executes pickles from the reader's position until the end of the
+// range: every pickle in the stream, as a loader calling load() repeatedly
+// would see them. It returns the first error that ended a pickle.
+func (m *vm) run() error {
+	first := true
+	for m.r.remaining() > 0 {
+		start := m.r.offset()
+		if first {
+			if b, err := m.r.next(1); err == nil {
+				m.startedWithProto = b[0] == opPROTO
+				m.r.pos--
+			}
+		}
+		_, err := m.one()
+		if err == nil {
+			m.completed++
+		}
+		if err != nil {
+			if first || errors.Is(err, scan.ErrLimit) || m.ctx.Err() != nil {
+				return err
+			}
+			// Bytes after a STOP that do not form a pickle: a loader calling
+			// load() again fails on them, after running whatever came before
+			// the failure (reported already).
+			m.report(scan.RuleTrailingData, scan.SeverityLow, start, "", "",
+				fmt.Sprintf("%d bytes after a pickle's STOP do not form a complete pickle: %v", m.r.end-start, err))
+			return nil
+		}
+		first = false
+	}
+	return nil
+}
+
+// one executes a single pickle up to its STOP and returns the value it
+// leaves.
+func (m *vm) one() (val, error) {
+	m.stack = m.stack[:0]
+	m.marks = m.marks[:0]
+	m.proto = 0
+	m.loaders = m.loaders[:0]
+	m.stopped = false
+	v, err := m.exec()
+	m.flushLoaders()
+	return v, err
+}
+
+// flushLoaders reports the nested loaders of the finished pickle that were
+// used in any way other than a call on a literal that was analysed.
+func (m *vm) flushLoaders() {
+	for _, g := range m.loaders {
+		if g.escaped || !g.judged {
+			m.report(scan.RuleNestedPickle, scan.SeverityCritical, g.off, g.op, g.symbol(),
+				g.symbol()+" deserialises data that is not a literal in the stream, so it cannot be analysed")
+		}
+	}
+	m.loaders = m.loaders[:0]
+}
+
+func (m *vm) checkOps() error {
+	m.ops++
+	if m.ops > m.lim.MaxOpcodes {
+		return &scan.LimitError{Limit: "max-opcodes", Max: m.lim.MaxOpcodes}
+	}
+	if m.ops&0xffff == 0 {
+		if err := m.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// str makes a string value.
+func strVal(k kind, s string) val { return val{k: k, s: s} }
+
+// literal reads an n-byte string or bytes literal. Literals above
+// MaxLiteral are skipped and remembered by position.
+func (m *vm) literal(k kind, n int64) (val, error) {
+	if n < 0 {
+		return val{}, scan.Malformedf("negative byte count")
+	}
+	if n > m.r.remaining() {
+		return val{}, errTruncated
+	}
+	if n > m.lim.MaxLiteral {
+		off := m.r.offset()
+		if err := m.r.skip(n); err != nil {
+			return val{}, err
+		}
+		return val{k: k, p: &obj{litOff: off, litLen: n}}, nil
+	}
+	if n <= bufSize {
+		b, err := m.r.next(int(n))
+		if err != nil {
+			return val{}, err
+		}
+		return strVal(k, string(b)), nil
+	}
+	b, err := m.r.readCopy(n)
+	if err != nil {
+		return val{}, err
+	}
+	return strVal(k, string(b)), nil
+}
+
+// uint reads an n-byte little-endian unsigned integer.
+func (m *vm) uint(n int) (uint64, error) {
+	b, err := m.r.next(n)
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	for i := n - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v, nil
+}
+
+// lineMax bounds protocol 0 text lines (numbers, names, repr strings).
+func (m *vm) lineMax() int { return int(min(m.lim.MaxLiteral, 1<<30)) }
+
+// intLine parses a protocol 0 integer line as CPython's int() would.
+func parseIntLine(b []byte) (int64, bool) {
+	s := string(bytes.TrimSpace(b))
+	s = trimSuffixL(s)
+	if v, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return v, true
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return v, true
+	}
+	return 0, false
+}
+
+func trimSuffixL(s string) string {
+	if n := len(s); n > 0 && (s[n-1] == 'L' || s[n-1] == 'l') {
+		return s[:n-1]
+	}
+	return s
+}
