@@ -7,6 +7,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/archive"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
+	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
@@ -28,6 +29,7 @@ func Formats() []scan.Format {
 		compress.JoblibZF{},
 		numpy.Format{},
 		safetensors.Format{},
+		gguf.Format{},
 		archive.Tar{},
 		torch.Legacy{},
 		compress.LZMA{},
