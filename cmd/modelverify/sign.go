@@ -1,0 +1,278 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+func init() { subcommands = append(subcommands, newSignCmd) }
+
+// signerOptions are the trust-mode flags of every command that signs
+// (sign, scan --attest).
+type signerOptions struct {
+	key           string
+	certificate   string
+	chain         []string
+	fulcioURL     string
+	rekorURL      string
+	tsaURL        string
+	identityToken string
+	trustedRoot   string
+}
+
+func (o *signerOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM; password in $"+passwordEnv+")")
+	f.StringVar(&o.certificate, "certificate", "", "signing certificate of --key (certificate mode)")
+	f.StringSliceVar(&o.chain, "certificate-chain", nil, "intermediate certificates of --certificate (PEM, repeatable)")
+	f.StringVar(&o.fulcioURL, "fulcio-url", "", "keyless: Fulcio URL")
+	f.StringVar(&o.rekorURL, "rekor-url", "", "keyless: Rekor URL")
+	f.StringVar(&o.tsaURL, "tsa-url", "", "keyless: RFC 3161 timestamp authority URL (optional)")
+	f.StringVar(&o.identityToken, "identity-token", "", "keyless: OIDC identity token (default $SIGSTORE_ID_TOKEN)")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "keyless: trusted root JSON to check the new bundle against (optional)")
+}
+
+// Enabled reports whether any signing flag was given.
+func (o *signerOptions) Enabled() bool {
+	return o.key != "" || o.fulcioURL != "" || o.rekorURL != ""
+}
+
+// newSigner builds the signer the flags describe. Flag misuse is a usage
+// error (exit 3).
+func (o *signerOptions) newSigner() (*sign.Signer, error) {
+	keyless := o.fulcioURL != "" || o.rekorURL != "" || o.tsaURL != "" || o.identityToken != ""
+	switch {
+	case o.key != "" && keyless:
+		return nil, usageErrorf("--key and the keyless flags (--fulcio-url, --rekor-url, ...) are exclusive")
+	case o.certificate != "" && o.key == "":
+		return nil, usageErrorf("--certificate needs --key")
+	case len(o.chain) > 0 && o.certificate == "":
+		return nil, usageErrorf("--certificate-chain needs --certificate")
+	case o.key != "":
+		data, err := os.ReadFile(o.key)
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
+		}
+		priv, err := sign.ParsePrivateKeyPEM(data, []byte(os.Getenv(passwordEnv)))
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("%s: %w", o.key, err))
+		}
+		if o.certificate == "" {
+			return sign.NewKeySigner(priv)
+		}
+		certs, err := readCerts(o.certificate)
+		if err != nil {
+			return nil, err
+		}
+		var chain = certs[1:]
+		for _, p := range o.chain {
+			c, err := readCerts(p)
+			if err != nil {
+				return nil, err
+			}
+			chain = append(chain, c...)
+		}
+		s, err := sign.NewCertificateSigner(priv, certs[0], chain)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		return s, nil
+	case keyless:
+		if o.fulcioURL == "" || o.rekorURL == "" {
+			return nil, usageErrorf("keyless signing needs --fulcio-url and --rekor-url (nothing is contacted implicitly)")
+		}
+		token := o.identityToken
+		if token == "" {
+			token = os.Getenv("SIGSTORE_ID_TOKEN")
+		}
+		if token == "" {
+			return nil, usageErrorf("keyless signing needs --identity-token or $SIGSTORE_ID_TOKEN")
+		}
+		ko := sign.KeylessOptions{FulcioURL: o.fulcioURL, RekorURL: o.rekorURL, TSAURL: o.tsaURL, IDToken: token}
+		if o.trustedRoot != "" {
+			tr, err := loadTrustedRoot(o.trustedRoot)
+			if err != nil {
+				return nil, err
+			}
+			ko.TrustedRoot = tr
+		}
+		return sign.NewKeylessSigner(ko)
+	}
+	return nil, usageErrorf("choose a trust mode: --key, --key with --certificate, or --fulcio-url/--rekor-url")
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("read certificate: %w", err))
+	}
+	certs, err := sign.ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
+	}
+	return certs, nil
+}
+
+// folderFlags are the serialization flags of sign and verify.
+type folderFlags struct {
+	signature     string
+	ignorePaths   []string
+	method        string
+	shardSize     int64
+	allowSymlinks bool
+	noProgress    bool
+}
+
+func isOCIRef(s string) bool {
+	return strings.HasPrefix(s, "oci://") || strings.HasPrefix(s, "oci-layout://")
+}
+
+func newSignCmd() *cobra.Command {
+	var so signerOptions
+	var ff folderFlags
+	var ro registryOptions
+	cmd := &cobra.Command{
+		Use:   "sign [flags] TARGET",
+		Short: "Sign a model folder, file or OCI artifact (OpenSSF Model Signing)",
+		Long: `Sign a model in the OpenSSF Model Signing format: an in-toto statement listing
+every file's sha256, wrapped in DSSE, in a Sigstore bundle v0.3.
+
+TARGET is a folder, a single file, or an oci:// or oci-layout:// reference. For a
+folder or file the bundle is written to model.sig in the folder (--signature to
+choose); model.sig, .git/ and --ignore-paths are not signed. For an OCI artifact
+the resources are the layers' digests (nothing is downloaded) and the bundle is
+pushed as a referrer of the model manifest.
+
+Trust modes: --key FILE; --key FILE --certificate CERT [--certificate-chain CHAIN];
+keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := so.newSigner()
+			if err != nil {
+				return err
+			}
+			target := args[0]
+			if isOCIRef(target) {
+				return signOCI(cmd, s, target, &ro)
+			}
+			if ff.method != sign.MethodFiles && ff.method != sign.MethodShards {
+				return usageErrorf("--method must be %s or %s", sign.MethodFiles, sign.MethodShards)
+			}
+			if _, err := os.Stat(target); err != nil {
+				return withCode(exitFailed, err)
+			}
+			progress, done := hashProgress(cmd, "hashing", ff.noProgress)
+			st, err := sign.SignFolder(cmd.Context(), s, target, sign.SignFolderOptions{
+				SignaturePath: ff.signature,
+				FolderOptions: sign.FolderOptions{
+					Method: ff.method, ShardSize: ff.shardSize, IgnorePaths: ff.ignorePaths,
+					AllowSymlinks: ff.allowSymlinks, Progress: progress,
+				},
+			})
+			done()
+			if err != nil {
+				if errors.Is(err, sign.ErrSymlink) || errors.Is(err, sign.ErrSpecialFile) {
+					return withCode(exitFailed, err)
+				}
+				return err
+			}
+			sigPath := ff.signature
+			if sigPath == "" {
+				sigPath = sign.DefaultSignaturePath(target)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signed %s: %d resources, sha256:%s\nsignature: %s\n",
+				target, len(st.Predicate.Resources), st.SubjectDigest(), sigPath)
+			return nil
+		},
+	}
+	so.AddFlags(cmd)
+	ff.addFlags(cmd, true)
+	ro.AddFlags(cmd)
+	return cmd
+}
+
+func (ff *folderFlags) addFlags(cmd *cobra.Command, signing bool) {
+	f := cmd.Flags()
+	f.StringVar(&ff.signature, "signature", "", "signature file (default model.sig in the model folder)")
+	f.StringSliceVar(&ff.ignorePaths, "ignore-paths", nil, "paths in the model that are not signed (relative to the model, or absolute inside it)")
+	f.BoolVar(&ff.noProgress, "no-progress", false, "do not show a progress bar")
+	if signing {
+		f.StringVar(&ff.method, "method", sign.MethodFiles, "serialization: files (one sha256 per file) or shards (for huge files, hashed in parallel)")
+		f.Int64Var(&ff.shardSize, "shard-size", sign.DefaultShardSize, "shard size in bytes for --method shards")
+		f.BoolVar(&ff.allowSymlinks, "allow-symlinks", false, "follow symbolic links instead of refusing them")
+	}
+}
+
+// hashProgress returns a progress callback that draws on stderr when it is a
+// terminal, and a function that ends the line.
+func hashProgress(cmd *cobra.Command, label string, off bool) (func(done, total int64), func()) {
+	w := cmd.ErrOrStderr()
+	if off || !isTerminal(w) {
+		return nil, func() {}
+	}
+	var mu sync.Mutex
+	var last time.Time
+	drawn := false
+	return func(done, total int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(last) < 100*time.Millisecond && done != total {
+				return
+			}
+			last = time.Now()
+			pct := 100.0
+			if total > 0 {
+				pct = float64(done) * 100 / float64(total)
+			}
+			const width = 30
+			n := int(pct * width / 100)
+			fmt.Fprintf(w, "\r%s [%s%s] %5.1f%% %d/%d MiB", label, strings.Repeat("=", n), strings.Repeat(" ", width-n), pct, done>>20, total>>20)
+			drawn = true
+		}, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if drawn {
+				fmt.Fprintln(w)
+			}
+		}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// signOCI signs the model manifest that ref names and pushes the bundle as
+// its referrer.
+func signOCI(cmd *cobra.Command, s *sign.Signer, target string, ro *registryOptions) error {
+	t, ref, err := ro.Open(cmd.Context(), target, false)
+	if err != nil {
+		return err
+	}
+	desc, _, err := manifest.Resolve(cmd.Context(), t, ref)
+	if err != nil {
+		return registryExit(err)
+	}
+	st, sigDesc, err := sign.SignOCI(cmd.Context(), s, t, desc, ref.Repository)
+	if err != nil {
+		return registryExit(err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "signed %s@%s: %d layers, sha256:%s\nsignature: %s\n",
+		target, desc.Digest, len(st.Predicate.Resources), st.SubjectDigest(), sigDesc.Digest)
+	return nil
+}

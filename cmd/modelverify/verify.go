@@ -1,0 +1,248 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spf13/cobra"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+func init() { subcommands = append(subcommands, newVerifyCmd) }
+
+// verifierOptions are the trust flags of verify: which authorities are
+// accepted. Several may be given; one of them must have signed.
+type verifierOptions struct {
+	key              []string
+	certificateChain []string
+	identity         string
+	identityRegexp   string
+	oidcIssuer       string
+	oidcIssuerRegexp string
+	trustedRoot      string
+}
+
+func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVar(&o.key, "key", nil, "accept signatures by this ECDSA public key (PEM, repeatable)")
+	f.StringSliceVar(&o.certificateChain, "certificate-chain", nil, "accept certificates that chain to these root certificates (PEM, repeatable)")
+	f.StringVar(&o.identity, "certificate-identity", "", "keyless: the signer's identity (email or URI in the certificate)")
+	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression for the signer's identity")
+	f.StringVar(&o.oidcIssuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the identity")
+	f.StringVar(&o.oidcIssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression for the OIDC issuer")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "keyless: Sigstore trusted root JSON (never fetched implicitly)")
+}
+
+func loadTrustedRoot(path string) (*root.TrustedRoot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("read trusted root: %w", err))
+	}
+	tr, err := sign.LoadTrustedRoot(data)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
+	}
+	return tr, nil
+}
+
+// newVerifier compiles the authorities the flags name.
+func (o *verifierOptions) newVerifier() (*sign.Verifier, error) {
+	var auths []sign.Authority
+	for _, p := range o.key {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
+		}
+		pub, err := sign.ParsePublicKeyPEM(data)
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("%s: %w", p, err))
+		}
+		a, err := sign.KeyAuthority(pub)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		auths = append(auths, a)
+	}
+	if len(o.certificateChain) > 0 {
+		var roots []*x509.Certificate
+		for _, p := range o.certificateChain {
+			c, err := readCerts(p)
+			if err != nil {
+				return nil, err
+			}
+			roots = append(roots, c...)
+		}
+		a, err := sign.CertificateAuthority(roots)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		auths = append(auths, a)
+	}
+	keyless := o.identity != "" || o.identityRegexp != "" || o.oidcIssuer != "" || o.oidcIssuerRegexp != ""
+	switch {
+	case keyless && o.trustedRoot == "":
+		return nil, usageErrorf("keyless verification needs --trusted-root (nothing is fetched implicitly)")
+	case o.trustedRoot != "" && !keyless:
+		return nil, usageErrorf("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
+	case keyless:
+		tr, err := loadTrustedRoot(o.trustedRoot)
+		if err != nil {
+			return nil, err
+		}
+		a, err := sign.KeylessAuthority(tr, sign.Identity{
+			Subject: o.identity, SubjectRegexp: o.identityRegexp,
+			Issuer: o.oidcIssuer, IssuerRegexp: o.oidcIssuerRegexp,
+		})
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		auths = append(auths, a)
+	}
+	if len(auths) == 0 {
+		return nil, usageErrorf("name who must have signed: --key, --certificate-chain, or --certificate-identity/--certificate-oidc-issuer with --trusted-root")
+	}
+	return sign.NewVerifier(auths...)
+}
+
+// verifyExit maps a verification error to an exit code: the artifact is bad
+// (1) or the question could not be decided (2).
+func verifyExit(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *exitError
+	if errors.As(err, &e) {
+		return err
+	}
+	if sign.IsVerificationError(err) {
+		return withCode(exitViolated, fmt.Errorf("verification failed: %w", err))
+	}
+	return withCode(exitFailed, err)
+}
+
+func newVerifyCmd() *cobra.Command {
+	var vo verifierOptions
+	var ff folderFlags
+	var ro registryOptions
+	var requireScan, format string
+	cmd := &cobra.Command{
+		Use:   "verify [flags] TARGET",
+		Short: "Verify a signed model folder, file or OCI artifact",
+		Long: `Verify a model signed in the OpenSSF Model Signing format.
+
+Checks, in order: the bundle, its signature and the signer's identity; the
+predicate type; the subject digest against the resources; the resources against
+the files (a changed, missing or added file fails) or the OCI layers. For an OCI
+artifact every signature referrer is verified and one that passes is enough.
+
+Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
+		Example: `  modelverify verify --key signer.pub ./model
+  modelverify verify --certificate-chain ca.pem ./model
+  modelverify verify --certificate-identity me@example.com \
+      --certificate-oidc-issuer https://accounts.google.com --trusted-root root.json ./model
+  modelverify verify --key signer.pub --require-scan=high oci://registry.example/models/bert:1`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageErrorf("--format must be text or json")
+			}
+			var failOn scan.Severity
+			if cmd.Flags().Changed("require-scan") {
+				s, err := scan.ParseSeverity(requireScan)
+				if err != nil {
+					return usageErrorf("--require-scan: %v", err)
+				}
+				failOn = s
+			}
+			v, err := vo.newVerifier()
+			if err != nil {
+				return err
+			}
+			target := args[0]
+			var res *sign.Result
+			var scanRes *sign.ScanResult
+			if isOCIRef(target) {
+				t, ref, err := ro.Open(cmd.Context(), target, false)
+				if err != nil {
+					return err
+				}
+				desc, _, err := manifest.Resolve(cmd.Context(), t, ref)
+				if err != nil {
+					return registryExit(err)
+				}
+				if res, err = v.VerifyOCI(cmd.Context(), t, desc); err != nil {
+					return verifyExit(err)
+				}
+				if cmd.Flags().Changed("require-scan") {
+					if scanRes, err = v.VerifyScanOCI(cmd.Context(), t, desc); err != nil {
+						return verifyExit(err)
+					}
+				}
+			} else {
+				if _, err := os.Stat(target); err != nil {
+					return withCode(exitFailed, err)
+				}
+				progress, done := hashProgress(cmd, "verifying", ff.noProgress)
+				res, err = v.VerifyFolder(cmd.Context(), target, sign.VerifyFolderOptions{
+					SignaturePath: ff.signature, IgnorePaths: ff.ignorePaths, Progress: progress,
+				})
+				done()
+				if err != nil {
+					return verifyExit(err)
+				}
+				if cmd.Flags().Changed("require-scan") {
+					sigPath := sign.DefaultScanSignaturePath(target)
+					if ff.signature != "" {
+						sigPath = strings.TrimSuffix(ff.signature, ".sig") + ".scan.sig"
+					}
+					data, err := sign.ReadSignatureFile(sigPath)
+					if err != nil {
+						return verifyExit(err)
+					}
+					if scanRes, err = v.VerifyScanAttestation(data, res.Digest); err != nil {
+						return verifyExit(err)
+					}
+				}
+			}
+			if scanRes != nil {
+				if err := scanRes.Satisfies(failOn); err != nil {
+					return verifyExit(err)
+				}
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Verified bool             `json:"verified"`
+					Model    *sign.Result     `json:"model"`
+					Scan     *sign.ScanResult `json:"scan,omitempty"`
+				}{true, res, scanRes})
+			}
+			fmt.Fprintf(out, "verified %s: %d resources, sha256:%s, signed by %s", target, res.Resources, res.Digest, res.Signer.Authority)
+			if res.Signer.Identity != "" {
+				fmt.Fprintf(out, " (%s, %s)", res.Signer.Identity, res.Signer.Issuer)
+			}
+			fmt.Fprintln(out)
+			if scanRes != nil {
+				fmt.Fprintf(out, "scan attestation: %s, max severity %s, by %s\n", scanRes.Predicate.Verdict, scanRes.Predicate.MaxSeverity, scanRes.Signer.Authority)
+			}
+			return nil
+		},
+	}
+	vo.AddFlags(cmd)
+	ff.addFlags(cmd, false)
+	ro.AddFlags(cmd)
+	cmd.Flags().StringVar(&requireScan, "require-scan", "high", "also require a signed scan attestation with no finding at or above this severity")
+	cmd.Flags().Lookup("require-scan").NoOptDefVal = "high"
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}

@@ -1,0 +1,253 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
+)
+
+// Annotations on the referrer manifests this package pushes. They help
+// humans and listing tools; verification never relies on them.
+const (
+	AnnotationPredicateType = "dev.sigstore.bundle.predicateType"
+	AnnotationCreated       = ocispec.AnnotationCreated
+)
+
+// maxReferrers bounds how many referrers of one model are examined.
+const maxReferrers = 256
+
+// OCIResources are the OMS resources of a model manifest: one per layer,
+// named by its file path, with the layer digest (the file's sha256, because
+// model layers are raw). No blob is downloaded.
+func OCIResources(m ocispec.Manifest) ([]Resource, error) {
+	rs, err := manifest.LayerResources(m)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, len(rs))
+	for i, r := range rs {
+		out[i] = Resource{Name: r.Path, Algorithm: "sha256", Digest: r.Digest}
+	}
+	SortResources(MethodFiles, out)
+	return out, nil
+}
+
+// OCIManifest is the OMS manifest of a model in a registry; name is the
+// subject name recorded in the statement (the repository, by convention).
+func OCIManifest(name string, m ocispec.Manifest) (*Manifest, error) {
+	rs, err := OCIResources(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{
+		Name:          name,
+		Serialization: Serialization{Method: MethodFiles, HashType: "sha256"},
+		Resources:     rs,
+	}, nil
+}
+
+// SignOCI signs the model manifest desc in target and pushes the bundle as
+// its referrer. name is the statement's subject name.
+func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, ocispec.Descriptor, error) {
+	m, err := manifest.FetchManifest(ctx, target, desc)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	om, err := OCIManifest(name, m)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	st, err := NewStatement(om)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	b, err := s.Sign(ctx, st)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	ref, err := PushBundle(ctx, target, desc, b, PredicateTypeOMS)
+	return st, ref, err
+}
+
+// PushBundle pushes bundleJSON as a referrer of subject: an image manifest
+// whose artifactType and only layer are the bundle media type, with the
+// empty config. Registries without the referrers API get the tag-schema
+// fallback index (oras-go maintains it on push).
+func PushBundle(ctx context.Context, target manifest.Target, subject ocispec.Descriptor, bundleJSON []byte, predicateType string) (ocispec.Descriptor, error) {
+	layer := content.NewDescriptorFromBytes(BundleMediaType, bundleJSON)
+	if err := pushIfMissing(ctx, target, layer, bundleJSON); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("push bundle: %w", err)
+	}
+	empty := ocispec.DescriptorEmptyJSON
+	if err := pushIfMissing(ctx, target, empty, empty.Data); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("push empty config: %w", err)
+	}
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	m := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: BundleMediaType,
+		Config:       ocispec.Descriptor{MediaType: empty.MediaType, Digest: empty.Digest, Size: empty.Size, Data: empty.Data},
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &subj,
+		Annotations: map[string]string{
+			AnnotationPredicateType: predicateType,
+			AnnotationCreated:       time.Now().UTC().Format(time.RFC3339),
+		},
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	md := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, mb)
+	md.ArtifactType = BundleMediaType
+	md.Annotations = m.Annotations
+	if err := target.Push(ctx, md, bytes.NewReader(mb)); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("push signature manifest: %w", err)
+	}
+	return md, nil
+}
+
+func pushIfMissing(ctx context.Context, target manifest.Target, d ocispec.Descriptor, b []byte) error {
+	ok, err := target.Exists(ctx, d)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	return target.Push(ctx, d, bytes.NewReader(b))
+}
+
+// fetchBundles lists the referrers of desc that carry a Sigstore bundle and
+// returns their bundles (digest-verified, bounded in size).
+func fetchBundles(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) ([][]byte, error) {
+	refs, err := manifest.Referrers(ctx, target, desc, BundleMediaType)
+	if err != nil {
+		return nil, err
+	}
+	if len(refs) > maxReferrers {
+		refs = refs[:maxReferrers]
+	}
+	var out [][]byte
+	for _, r := range refs {
+		if r.MediaType != ocispec.MediaTypeImageManifest || r.Size > int64(manifest.MaxManifestBytes) || r.Size < 0 {
+			continue
+		}
+		mb, err := content.FetchAll(ctx, target, r)
+		if err != nil {
+			return nil, fmt.Errorf("fetch referrer %s: %w", r.Digest, err)
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(mb, &m) != nil || m.Subject == nil || m.Subject.Digest != desc.Digest {
+			continue
+		}
+		for _, l := range m.Layers {
+			if l.MediaType != BundleMediaType || l.Size > maxBundleSize || l.Size < 0 {
+				continue
+			}
+			b, err := content.FetchAll(ctx, target, l)
+			if err != nil {
+				return nil, fmt.Errorf("fetch bundle %s: %w", l.Digest, err)
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// VerifyOCI checks the model manifest desc in target: it lists the
+// referrers, verifies every bundle among them cryptographically, and
+// succeeds when one is signed by an authority and its resources are exactly
+// the manifest's layers. Layers are never downloaded.
+func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (*Result, error) {
+	m, err := manifest.FetchManifest(ctx, target, desc)
+	if err != nil {
+		return nil, err
+	}
+	actual, err := OCIResources(m)
+	if err != nil {
+		return nil, err
+	}
+	bundles, err := fetchBundles(ctx, target, desc)
+	if err != nil {
+		return nil, err
+	}
+	if len(bundles) == 0 {
+		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no signature referrer", desc.Digest)
+	}
+	var fails []error
+	for _, b := range bundles {
+		st, vb, err := v.VerifyStatement(b)
+		if err == nil && st.Predicate.Serialization.Method != MethodFiles {
+			err = verificationErrorf(ErrResources, nil, "an OCI model is signed with the files method, not %q", st.Predicate.Serialization.Method)
+		}
+		if err == nil {
+			err = CompareResources(MethodFiles, st.Predicate.Resources, actual)
+		}
+		if err != nil {
+			if errors.Is(err, ErrPredicate) && isScanPayload(b) {
+				continue // a scan attestation, not a model signature
+			}
+			fails = append(fails, err)
+			continue
+		}
+		return &Result{
+			Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
+			Method: MethodFiles, Resources: len(st.Predicate.Resources), Statement: st,
+		}, nil
+	}
+	if len(fails) == 0 {
+		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no model signature referrer", desc.Digest)
+	}
+	return nil, bestFailure(fails)
+}
+
+// bestFailure picks the most telling of several candidates' failures: a
+// verification error that got furthest (resources, then subject, predicate,
+// signature), or else the first error.
+func bestFailure(errs []error) error {
+	for _, reason := range []error{ErrResources, ErrSubjectDigest, ErrPredicate, ErrSignature} {
+		for _, e := range errs {
+			if IsVerificationError(e) && errors.Is(e, reason) {
+				if len(errs) > 1 {
+					return &VerificationError{Reason: reason, Detail: fmt.Sprintf("none of %d signatures verified; closest", len(errs)), Err: e}
+				}
+				return e
+			}
+		}
+	}
+	return errs[0]
+}
+
+// isScanPayload peeks at an (unverified) bundle's payload type to skip scan
+// attestations when looking for a model signature. Used only to classify a
+// candidate that already failed.
+func isScanPayload(bundleJSON []byte) bool {
+	b, err := ParseBundle(bundleJSON)
+	if err != nil {
+		return false
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	return json.Unmarshal(b.GetDsseEnvelope().GetPayload(), &st) == nil && st.PredicateType == PredicateTypeScan
+}
+
+// digestHex returns the hex part of a sha256 digest.
+func digestHex(d digest.Digest) string {
+	if d.Algorithm() != digest.SHA256 {
+		return ""
+	}
+	return d.Encoded()
+}
