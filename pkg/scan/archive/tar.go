@@ -126,4 +126,3 @@ func isTorchTar(names []string) bool {
 	}
 	return true
 }
-

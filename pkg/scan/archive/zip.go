@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
+	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
 
 // Zip is a zip archive: a PyTorch checkpoint (torch.save), a TorchScript
@@ -59,13 +60,9 @@ func classify(d *zipDir) zipKind {
 			continue
 		}
 		k := zipKind{format: "pytorch-zip", root: root + "/"}
+		// torch.load hands an archive with constants.pkl to torch.jit.load.
 		if names[k.root+"constants.pkl"] {
-			for n := range names {
-				if strings.HasPrefix(n, k.root+"code/") {
-					k.format = "torchscript"
-					break
-				}
-			}
+			k.format = "torchscript"
 		}
 		return k
 	}
@@ -127,7 +124,7 @@ func scanZip(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) er
 	s.SetFormat(kind.format)
 	if kind.format == "torchscript" {
 		s.Report(scan.Finding{RuleID: scan.RuleArchive, Severity: scan.SeverityInfo, Member: kind.root + "code", Offset: -1,
-			Message: "TorchScript archive: code/ holds model source that TorchScript's compiler runs when the archive is loaded"})
+			Message: "TorchScript archive: code/ holds model source that TorchScript's compiler runs when the archive is loaded; its pickles are read by TorchScript's own unpickler, which imports no Python"})
 	}
 	seen := map[string]int{}
 	var out int64
@@ -194,7 +191,11 @@ func scanMember(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64,
 		comp = max(size-data, 0)
 	}
 	sec := io.NewSectionReader(r, data, comp)
+	tsPickle := kind.format == "torchscript" && strings.HasPrefix(e.Name, kind.root) && torch.IsTorchScriptPickle(e.Name[len(kind.root):])
 	if e.Method == 0 {
+		if tsPickle {
+			return comp, torch.ScanTorchScriptPickle(ctx, s, member, sec)
+		}
 		if kind.rawMember(e.Name) {
 			head := make([]byte, 2)
 			if n, _ := sec.ReadAt(head, 0); !looksPickle(head[:n]) {
@@ -232,6 +233,10 @@ func scanMember(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64,
 		s.ReportError(member, fmt.Errorf("%w: zip compression method %d of %q", scan.ErrMalformed, e.Method, e.Name))
 		return 0, nil
 	}
+	if tsPickle {
+		rr := compress.NewRatioReader(zr, in, s)
+		return rr.Out(), torch.ScanTorchScriptPickle(ctx, s, member, rr)
+	}
 	if kind.rawMember(e.Name) {
 		br := bufio.NewReader(zr)
 		head, _ := br.Peek(2)
@@ -241,8 +246,7 @@ func scanMember(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64,
 		zr = br
 	}
 	rr := compress.NewRatioReader(zr, in, s)
-	res, err := compress.Decompress(ctx, s, member, rr, in)
-	_ = res
+	_, err := compress.Decompress(ctx, s, member, rr, in)
 	return rr.Out(), err
 }
 
