@@ -699,7 +699,7 @@ func describe(v val) string {
 	case kList:
 		return "<list>"
 	case kObj:
-		return "<instance>"
+		return "<computed>"
 	}
 	return "<computed>"
 }
