@@ -9,6 +9,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/compress"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
+	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
@@ -30,6 +31,7 @@ func Formats() []scan.Format {
 		numpy.Format{},
 		safetensors.Format{},
 		gguf.Format{},
+		onnx.Format{},
 		archive.Tar{},
 		torch.Legacy{},
 		compress.LZMA{},
