@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -158,3 +159,5 @@ func modelManifest(t testing.TB, cfg []byte, layers map[string][]byte, order []s
 }
 
 var m2 = specs.Versioned{SchemaVersion: 2}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -37,6 +37,8 @@ func TestPullRefusesHostileManifests(t *testing.T) {
 		{"a drive letter path", one("C:evil"), ErrUnsafePath},
 		{"an empty path", one(""), ErrUnsafePath},
 		{"a path with NUL", one("a\x00b"), ErrUnsafePath},
+		{"a path with a terminal escape", one("a\x1b[2Jb"), ErrUnsafePath},
+		{"a path with a newline", one("a\nb"), ErrUnsafePath},
 		{"a path with a too long component", one(strings.Repeat("a", 256)), ErrUnsafePath},
 		{"a duplicate path", func() ocispec.Manifest {
 			return modelManifest(t, testConfig, map[string][]byte{"a.bin": blob}, []string{"a.bin", "a.bin"})

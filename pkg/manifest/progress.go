@@ -10,6 +10,10 @@ const (
 	PhaseUpload
 	// PhaseDownload: pull is receiving and verifying a blob.
 	PhaseDownload
+	// PhasePlan: before transfers start, one event per file to transfer
+	// (push: per distinct blob) with its Total, so that a progress display
+	// knows the whole size.
+	PhasePlan
 )
 
 // Event reports progress. Handlers are called from several goroutines at

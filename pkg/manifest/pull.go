@@ -78,6 +78,11 @@ func PullModel(ctx context.Context, target Target, ref Ref, dir string, opts Pul
 	}
 	defer root.Close()
 
+	if opts.Progress != nil {
+		for _, f := range files {
+			opts.Progress(Event{Phase: PhasePlan, Path: f.Path, Total: f.Size})
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrencyOr(opts.Concurrency))
 	for _, f := range files {

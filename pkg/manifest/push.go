@@ -74,6 +74,16 @@ func PushModel(ctx context.Context, dir string, target Target, ref Ref, opts Pus
 	}
 	res := PushResult{Manifest: m}
 
+	if opts.Progress != nil {
+		planned := map[string]bool{}
+		for _, r := range resources {
+			if !planned[r.Digest] {
+				planned[r.Digest] = true
+				opts.Progress(Event{Phase: PhasePlan, Path: r.Path, Total: r.Size})
+			}
+		}
+	}
+
 	// Upload each distinct blob once.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrencyOr(opts.Concurrency))

@@ -37,7 +37,8 @@ func (r Resource) OCIDigest() digest.Digest {
 
 // ValidatePath checks that p is safe to create under a model root: relative,
 // slash-separated, clean (no "", ".", ".." components, no doubled or
-// trailing slash), valid UTF-8 without NUL or backslash, and within the
+// trailing slash), valid UTF-8 without control characters (which could also
+// rewrite a terminal showing the path) or backslash, and within the
 // length limits. It does not look at the file system.
 func ValidatePath(p string) error {
 	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrUnsafePath, p, why) }
@@ -48,8 +49,8 @@ func ValidatePath(p string) error {
 		return bad("path too long")
 	case !utf8.ValidString(p):
 		return bad("not valid UTF-8")
-	case strings.ContainsRune(p, 0):
-		return bad("contains NUL")
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return bad("contains a control character")
 	case strings.ContainsRune(p, '\\'):
 		return bad("contains a backslash")
 	case strings.HasPrefix(p, "/"):
