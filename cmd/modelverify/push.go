@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
+)
+
+func init() { subcommands = append(subcommands, newPushCmd) }
+
+func newPushCmd() *cobra.Command {
+	var (
+		reg         registryOptions
+		xfer        transferOptions
+		ignore      []string
+		annotations []string
+	)
+	cmd := &cobra.Command{
+		Use:   "push DIR REF",
+		Short: "Store a model directory as an OCI artifact",
+		Long: `Push stores every file of DIR as one uncompressed layer of a ModelPack OCI
+artifact (artifactType application/vnd.cncf.model.manifest.v1+json) and tags it.
+
+REF is oci://HOST/REPO[:TAG] for a registry or oci-layout://DIR[:TAG] for a local
+OCI image layout (created if missing). Without a tag, "latest" is used. Blobs
+that the target already has are not uploaded again. .git and model.sig are left
+out unless --ignore is given. Prints the pushed reference with its digest.`,
+		Example: `  modelverify push ./llama oci://registry.example.com/models/llama:v1
+  modelverify push ./llama oci-layout://./store:v1`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return usageErrorf("push: %s is not a directory", dir)
+			}
+			ann, err := parseAnnotations(annotations)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			target, ref, err := reg.Open(ctx, args[1], true)
+			if err != nil {
+				return err
+			}
+			opts := manifest.PushOptions{Concurrency: xfer.concurrency, Annotations: ann}
+			if cmd.Flags().Changed("ignore") {
+				opts.Ignore = append([]string{}, ignore...)
+			}
+			bar := xfer.progress(cmd, "uploading")
+			opts.Progress = bar.Func()
+			res, err := manifest.PushModel(ctx, dir, target, ref, opts)
+			bar.Close()
+			if err != nil {
+				return registryExit(err)
+			}
+			if !xfer.quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "pushed %d files: %d blobs uploaded, %d already present\n",
+					len(res.Manifest.Layers), res.Uploaded, res.Skipped)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ref.WithDigest(res.Descriptor.Digest))
+			return nil
+		},
+	}
+	reg.AddFlags(cmd)
+	xfer.AddFlags(cmd)
+	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, "paths relative to DIR to leave out (replaces the default .git,model.sig)")
+	cmd.Flags().StringArrayVar(&annotations, "annotation", nil, "KEY=VALUE annotation on the manifest (repeatable)")
+	return cmd
+}
