@@ -1,0 +1,128 @@
+package kube
+
+import (
+	"context"
+	"crypto/elliptic"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/all"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+// Model files for admission tests. BenignPickle is {'a': 1} pickled with
+// protocol 2; DangerousPickle calls os.system when unpickled (protocol 0).
+var (
+	BenignPickle    = []byte("\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.")
+	DangerousPickle = []byte("cposix\nsystem\n(S'echo pwned'\ntR.")
+)
+
+// Signer is an ECDSA P-256 signing key with its public key written to
+// PubPath.
+type Signer struct {
+	Signer  *sign.Signer
+	PubPath string
+}
+
+// NewSigner makes a key pair and writes the public key to dir/name.pub.
+func NewSigner(t testing.TB, dir, name string) *Signer {
+	t.Helper()
+	priv, err := sign.GenerateKey(elliptic.P256())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sign.NewKeySigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := sign.MarshalPublicKeyPEM(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".pub")
+	if err := os.WriteFile(path, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &Signer{Signer: s, PubPath: path}
+}
+
+// Model says how to publish a test model.
+type Model struct {
+	Files    map[string][]byte
+	SignedBy *Signer // nil: unsigned
+	ScanBy   *Signer // nil: no scan attestation
+}
+
+// Publish pushes m to oci://host/repo:tag over plain HTTP, signs it and
+// attests a real scan of its files as m asks, and returns the manifest
+// digest.
+func Publish(t testing.TB, host, repo, tag string, m Model) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	names := make([]string, 0, len(m.Files))
+	for name, b := range m.Files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ref, err := manifest.ParseRef("oci://" + host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := manifest.Open(ctx, ref, manifest.RegistryOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := manifest.Push(ctx, dir, target, ref, manifest.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SignedBy != nil {
+		if _, _, err := sign.SignOCI(ctx, m.SignedBy.Signer, target, desc, host+"/"+repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.ScanBy != nil {
+		sc := scan.New(scan.Options{Formats: all.Formats()})
+		var targets []scan.Target
+		for _, name := range names {
+			targets = append(targets, sc.ScanFile(ctx, filepath.Join(dir, name), name))
+		}
+		rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, targets)
+		if _, err := sign.AttestScanOCI(ctx, m.ScanBy.Signer, target, desc, host+"/"+repo, rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return desc.Digest.String()
+}
+
+// PolicyYAML is a policy that allows HOST/system/**, and requires for
+// HOST/models/** a signature and a scan (nothing above medium) by one of
+// the keys at pubPaths.
+func PolicyYAML(host, mode string, pubPaths ...string) string {
+	text := `apiVersion: modelverify.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: test}
+spec:
+  mode: ` + mode + `
+  noMatch: deny
+  rules:
+    - name: system
+      match: ["` + host + `/system/**"]
+      action: allow
+    - name: models
+      match: ["` + host + `/models/**"]
+      authorities:
+`
+	for i, p := range pubPaths {
+		text += "        - {name: signer" + string(rune('a'+i)) + ", key: {path: " + p + "}}\n"
+	}
+	return text + "      scan: {required: true, maxSeverity: medium}\n"
+}

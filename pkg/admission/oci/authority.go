@@ -1,0 +1,164 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/modelverify/modelverify/pkg/admission"
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+// authority checks one policy authority's evidence in a registry.
+type authority struct {
+	reg  *Registry
+	name string
+	v    *sign.Verifier
+}
+
+var _ admission.Authority = (*authority)(nil)
+
+// CompileAuthority reads the authority's key, certificate roots or trusted
+// root and compiles a verifier for it.
+func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Authority, error) {
+	var auths []sign.Authority
+	switch {
+	case spec.Key != nil:
+		pem, err := spec.Key.Read()
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		pub, err := sign.ParsePublicKeyPEM(pem)
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		a, err := sign.KeyAuthority(pub)
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		auths = append(auths, a)
+	case spec.Certificate != nil:
+		pem, err := spec.Certificate.Roots.Read()
+		if err != nil {
+			return nil, fmt.Errorf("certificate roots: %w", err)
+		}
+		roots, err := sign.ParseCertificatesPEM(pem)
+		if err != nil {
+			return nil, fmt.Errorf("certificate roots: %w", err)
+		}
+		if len(spec.Certificate.Identities) > 0 {
+			return nil, errors.New("certificate identities are not supported yet: trust the roots alone, or use keyless")
+		}
+		a, err := sign.CertificateAuthority(roots)
+		if err != nil {
+			return nil, fmt.Errorf("certificate roots: %w", err)
+		}
+		auths = append(auths, a)
+	case spec.Keyless != nil:
+		data, err := admission.Source{Path: spec.Keyless.TrustedRoot}.Read()
+		if err != nil {
+			return nil, fmt.Errorf("trusted root: %w", err)
+		}
+		tr, err := sign.LoadTrustedRoot(data)
+		if err != nil {
+			return nil, fmt.Errorf("trusted root %s: %w", spec.Keyless.TrustedRoot, err)
+		}
+		for _, id := range spec.Keyless.Identities {
+			a, err := sign.KeylessAuthority(tr, sign.Identity{
+				Subject: id.Subject, SubjectRegexp: id.SubjectRegExp,
+				Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("keyless identity: %w", err)
+			}
+			auths = append(auths, a)
+		}
+	default:
+		return nil, errors.New("no key, certificate or keyless trust")
+	}
+	v, err := sign.NewVerifier(auths...)
+	if err != nil {
+		return nil, err
+	}
+	return &authority{reg: r, name: spec.Name, v: v}, nil
+}
+
+// pinned opens the repository and resolves the pinned digest.
+func (a *authority) pinned(ctx context.Context, ref admission.Reference) (manifest.Target, ocispec.Descriptor, error) {
+	if !ref.Pinned() {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("%s is not pinned to a digest", ref)
+	}
+	t, _, err := a.reg.open(ctx, ref)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	desc, err := t.Resolve(ctx, ref.Digest)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	if desc.Digest.String() != ref.Digest {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("resolve %s: registry returned %s", ref, desc.Digest)
+	}
+	return t, desc, nil
+}
+
+// VerifySignature checks that a model signature by this authority is among
+// the referrers of the model manifest and matches its layers.
+func (a *authority) VerifySignature(ctx context.Context, ref admission.Reference) error {
+	t, desc, err := a.pinned(ctx, ref)
+	if err != nil {
+		return err
+	}
+	_, err = a.v.VerifyOCI(ctx, t, desc)
+	return classify(err)
+}
+
+// VerifiedScan returns the most recent scan attestation about the manifest
+// digest that this authority signed.
+func (a *authority) VerifiedScan(ctx context.Context, ref admission.Reference) (admission.ScanResult, error) {
+	t, desc, err := a.pinned(ctx, ref)
+	if err != nil {
+		return admission.ScanResult{}, err
+	}
+	res, err := a.v.VerifyScanOCI(ctx, t, desc)
+	if err != nil {
+		if errors.Is(err, sign.ErrNoSignature) {
+			return admission.ScanResult{}, fmt.Errorf("%w: %v", admission.ErrNoScan, err)
+		}
+		return admission.ScanResult{}, classify(err)
+	}
+	p := res.Predicate
+	out := admission.ScanResult{Verdict: p.Verdict, Findings: len(p.Findings)}
+	for _, f := range p.Findings {
+		if f.Severity > out.MaxSeverity {
+			out.MaxSeverity = f.Severity
+		}
+	}
+	return out, nil
+}
+
+// classify turns "the artifact is bad" (from pkg/sign or pkg/manifest) into
+// admission.ErrNotVerified and leaves every other error as "could not
+// decide".
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if sign.IsVerificationError(err) || artifactProblem(err) {
+		return fmt.Errorf("%w: %v", admission.ErrNotVerified, err)
+	}
+	return err
+}
+
+func artifactProblem(err error) bool {
+	for _, e := range []error{manifest.ErrNotModel, manifest.ErrInvalidManifest, manifest.ErrUnsafePath,
+		manifest.ErrUnsupportedLayer, manifest.ErrTooLarge, manifest.ErrDigestMismatch} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
