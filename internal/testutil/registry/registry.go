@@ -48,6 +48,28 @@ func NewInProcess(t testing.TB, referrers bool) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// NewInProcessWithAuth is NewInProcess behind HTTP basic authentication:
+// every request without the given username and password gets 401 with a
+// Basic challenge, as a private registry answers.
+func NewInProcessWithAuth(t testing.TB, referrers bool, username, password string) string {
+	t.Helper()
+	h := ggcr.New(
+		ggcr.Logger(log.New(io.Discard, "", 0)),
+		ggcr.WithReferrersSupport(referrers),
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != username || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // StartDistribution runs the distribution registry on a free 127.0.0.1 port
 // with a temporary filesystem storage and returns its HOST:PORT (plain HTTP).
 // It skips the test when the binary is missing, unless
