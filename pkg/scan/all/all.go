@@ -12,6 +12,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
+	"github.com/modelverify/modelverify/pkg/scan/tfsaved"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
 
@@ -31,6 +32,7 @@ func Formats() []scan.Format {
 		numpy.Format{},
 		safetensors.Format{},
 		gguf.Format{},
+		tfsaved.Format{},
 		onnx.Format{},
 		archive.Tar{},
 		torch.Legacy{},
