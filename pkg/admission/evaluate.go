@@ -100,8 +100,12 @@ func (d *Decision) Message() string {
 	return fmt.Sprintf("modelverify policy %q: %d %s not admitted: %s", d.Policy, len(f), noun, strings.Join(parts, "; "))
 }
 
-// Warnings is one line per failing model, for warn mode.
+// Warnings is one line per failing model in warn mode, nil in enforce
+// mode (where failures deny instead).
 func (d *Decision) Warnings() []string {
+	if d.Enforce {
+		return nil
+	}
 	var out []string
 	for _, m := range d.Failures() {
 		out = append(out, fmt.Sprintf("modelverify policy %q (warn mode): %s", d.Policy, m.line()))

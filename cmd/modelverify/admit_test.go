@@ -1,0 +1,70 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelverify/modelverify/internal/testutil/kube"
+	"github.com/modelverify/modelverify/internal/testutil/registry"
+)
+
+func TestAdmitCommand(t *testing.T) {
+	host := registry.NewInProcess(t, true)
+	dir := t.TempDir()
+	release := kube.NewSigner(t, dir, "release")
+	good := kube.Publish(t, host, "models/good", "v1", kube.Model{
+		Files: map[string][]byte{"model.pkl": kube.BenignPickle}, SignedBy: release, ScanBy: release})
+	kube.Publish(t, host, "models/unsigned", "v1", kube.Model{Files: map[string][]byte{"model.pkl": kube.BenignPickle, "x": []byte("x")}})
+	policy := func(mode string) string {
+		p := filepath.Join(dir, mode+".yaml")
+		if err := os.WriteFile(p, []byte(kube.PolicyYAML(host, mode, release.PubPath)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	enforce, warn := policy("enforce"), policy("warn")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	downPolicy := filepath.Join(dir, "down.yaml")
+	if err := os.WriteFile(downPolicy, []byte(kube.PolicyYAML(down, "enforce", release.PubPath)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("apiVersion: modelverify.dev/v1alpha1\nkind: ModelPolicy\nspec: {mode: audit}\n"), 0o600)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"a signed, scanned model is admitted by tag", []string{"--policy", enforce, host + "/models/good:v1"}, 0, "admitted   " + host + "/models/good:v1@" + good, ""},
+		{"an unsigned model is denied", []string{"--policy", enforce, host + "/models/good:v1", "oci://" + host + "/models/unsigned:v1"}, 1, "denied", "1 model not admitted"},
+		{"warn mode admits with a warning", []string{"--policy", warn, host + "/models/unsigned:v1"}, 0, "denied", "warning:"},
+		{"a registry that does not answer fails closed", []string{"--policy", downPolicy, down + "/models/good:v1"}, 2, "undecided", "fail closed"},
+		{"a broken policy is a configuration error", []string{"--policy", broken, host + "/models/good:v1"}, 3, "", "spec.mode"},
+		{"the policy flag is required", []string{host + "/models/good:v1"}, 3, "", "--policy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"admit", "--plain-http"}, tt.args...)
+			out, errOut, code := runRegistryCmd(t, args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+		})
+	}
+
+	out, _, code := runRegistryCmd(t, "admit", "--plain-http", "--format", "json", "--policy", enforce, host+"/models/good@"+good)
+	if code != 0 || !strings.Contains(out, `"outcome": "admitted"`) || !strings.Contains(out, `"pinned": "`+host+"/models/good@"+good) {
+		t.Fatalf("json: exit %d: %s", code, out)
+	}
+}
