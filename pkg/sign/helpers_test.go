@@ -1,12 +1,16 @@
 package sign_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"github.com/modelverify/modelverify/pkg/manifest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"math/big"
+	"oras.land/oras-go/v2/content"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,4 +89,15 @@ func newPKI(t *testing.T, leafEKU []x509.ExtKeyUsage, leafNotAfter time.Time) *p
 	}
 	leaf := mk(leafT, inter, &leafKey.PublicKey, interKey)
 	return &pki{root: root, inter: inter, leaf: leaf, leafKey: leafKey}
+}
+
+type ociDesc = ocispec.Descriptor
+
+func fetch(t *testing.T, target manifest.Target, d ocispec.Descriptor) []byte {
+	t.Helper()
+	b, err := content.FetchAll(context.Background(), target, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,0 +1,191 @@
+package sign_test
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelverify/modelverify/internal/testutil/registry"
+	"github.com/modelverify/modelverify/internal/testutil/sigstore"
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+type store struct {
+	name string
+	open func(t *testing.T) (manifest.Target, manifest.Ref)
+}
+
+func openTarget(t *testing.T, s string, opts manifest.RegistryOptions) (manifest.Target, manifest.Ref) {
+	t.Helper()
+	ref, err := manifest.ParseRef(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := manifest.Open(ctx, ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, ref
+}
+
+func stores() []store {
+	remote := func(referrers bool) func(t *testing.T) (manifest.Target, manifest.Ref) {
+		return func(t *testing.T) (manifest.Target, manifest.Ref) {
+			return openTarget(t, "oci://"+registry.NewInProcess(t, referrers)+"/models/bert:v1", manifest.RegistryOptions{PlainHTTP: true})
+		}
+	}
+	return []store{
+		{"registry with the referrers API", remote(true)},
+		{"registry without the referrers API (tag schema)", remote(false)},
+		{"local OCI layout", func(t *testing.T) (manifest.Target, manifest.Ref) {
+			return openTarget(t, "oci-layout://"+filepath.Join(t.TempDir(), "layout")+":v1", manifest.RegistryOptions{CreateLayout: true})
+		}},
+		{"distribution registry", func(t *testing.T) (manifest.Target, manifest.Ref) {
+			return openTarget(t, "oci://"+registry.StartDistribution(t)+"/models/bert:v1", manifest.RegistryOptions{PlainHTTP: true})
+		}},
+	}
+}
+
+func pushModel(t *testing.T, target manifest.Target, ref manifest.Ref, files map[string]string) (dir string, desc ociDesc) {
+	t.Helper()
+	dir = writeTree(t, files)
+	d, err := manifest.Push(ctx, dir, target, ref, manifest.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, d
+}
+
+func TestOCISignVerify(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	v := keyVerifier(t, &priv.PublicKey)
+	other, _ := sign.GenerateKey(p256())
+	vOther := keyVerifier(t, &other.PublicKey)
+	model := map[string]string{"config.json": "{}", "model.safetensors": "weights", "README.md": "# bert"}
+	for _, st := range stores() {
+		t.Run(st.name, func(t *testing.T) {
+			target, ref := st.open(t)
+			dir, desc := pushModel(t, target, ref, model)
+
+			if _, err := v.VerifyOCI(ctx, target, desc); !errors.Is(err, sign.ErrNoSignature) {
+				t.Fatalf("before signing: err = %v, want ErrNoSignature", err)
+			}
+			stmt, _, err := sign.SignOCI(ctx, s, target, desc, ref.Repository)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := v.VerifyOCI(ctx, target, desc)
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if res.Digest != stmt.SubjectDigest() || res.Resources != 3 {
+				t.Errorf("result %+v", res)
+			}
+			// Layer digests are file digests: the folder verifies with the
+			// same statement.
+			m, _ := sign.HashFolder(ctx, dir, sign.FolderOptions{})
+			fst, _ := sign.NewStatement(m)
+			if fst.SubjectDigest() != stmt.SubjectDigest() {
+				t.Errorf("folder root digest %s, OCI root digest %s", fst.SubjectDigest(), stmt.SubjectDigest())
+			}
+			if _, err := vOther.VerifyOCI(ctx, target, desc); !errors.Is(err, sign.ErrSignature) {
+				t.Errorf("another key: err = %v, want ErrSignature", err)
+			}
+
+			// A tampered model under the same tag: its manifest has its own
+			// digest and no referrer.
+			_, evil := pushModel(t, target, ref, map[string]string{"config.json": "{}", "model.safetensors": "evil weights", "README.md": "# bert"})
+			if _, err := v.VerifyOCI(ctx, target, evil); !errors.Is(err, sign.ErrNoSignature) {
+				t.Errorf("tampered model: err = %v, want ErrNoSignature", err)
+			}
+			// Copying the good signature onto the tampered model does not
+			// help: the layers differ from the signed resources.
+			good := sigOf(t, target, desc)
+			if _, err := sign.PushBundle(ctx, target, evil, good, sign.PredicateTypeOMS); err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.VerifyOCI(ctx, target, evil)
+			if !errors.Is(err, sign.ErrResources) {
+				t.Fatalf("tampered layer: err = %v, want ErrResources", err)
+			}
+
+			// Scan attestations ride along as referrers too.
+			if _, err := v.VerifyScanOCI(ctx, target, desc); !errors.Is(err, sign.ErrNoSignature) {
+				t.Errorf("no scan attestation yet: err = %v", err)
+			}
+			rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, []scan.Target{{Path: "model.safetensors", Verdict: scan.VerdictClean, Findings: []scan.Finding{}}})
+			if _, err := sign.AttestScanOCI(ctx, s, target, desc, ref.Repository, rep); err != nil {
+				t.Fatal(err)
+			}
+			sr, err := v.VerifyScanOCI(ctx, target, desc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sr.Predicate.Verdict != scan.VerdictClean || sr.Satisfies(scan.SeverityLow) != nil {
+				t.Errorf("scan result %+v", sr.Predicate)
+			}
+			// The model signature still verifies with the attestation beside it.
+			if _, err := v.VerifyOCI(ctx, target, desc); err != nil {
+				t.Errorf("verify with a scan attestation present: %v", err)
+			}
+			if _, err := vOther.VerifyScanOCI(ctx, target, desc); !errors.Is(err, sign.ErrSignature) {
+				t.Errorf("scan attestation by another key: err = %v", err)
+			}
+		})
+	}
+}
+
+func TestOCIKeylessReferrer(t *testing.T) {
+	vs := sigstore.New(t)
+	tr, err := sign.LoadTrustedRoot(vs.TrustedRootJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, ref := stores()[1].open(t)
+	_, desc := pushModel(t, target, ref, map[string]string{"model.bin": "w"})
+	m, err := manifest.FetchManifest(ctx, target, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, _ := sign.OCIManifest(ref.Repository, m)
+	st, _ := sign.NewStatement(om)
+	payload, _ := json.Marshal(st)
+	if _, err := sign.PushBundle(ctx, target, desc, vs.Bundle(t, "ci@example.com", "https://issuer.example", payload), sign.PredicateTypeOMS); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id sign.Identity
+		ok bool
+	}{
+		{sign.Identity{Subject: "ci@example.com", Issuer: "https://issuer.example"}, true},
+		{sign.Identity{Subject: "other@example.com", Issuer: "https://issuer.example"}, false},
+		{sign.Identity{Subject: "ci@example.com", Issuer: "https://other.example"}, false},
+	} {
+		a, _ := sign.KeylessAuthority(tr, tc.id)
+		v, _ := sign.NewVerifier(a)
+		_, err := v.VerifyOCI(ctx, target, desc)
+		if tc.ok != (err == nil) || (!tc.ok && !errors.Is(err, sign.ErrSignature)) {
+			t.Errorf("%v: err = %v", tc.id, err)
+		}
+	}
+}
+
+func sigOf(t *testing.T, target manifest.Target, desc ociDesc) []byte {
+	t.Helper()
+	refs, err := manifest.Referrers(ctx, target, desc, sign.BundleMediaType)
+	if err != nil || len(refs) == 0 {
+		t.Fatalf("referrers: %v %v", refs, err)
+	}
+	mb := fetch(t, target, refs[0])
+	var m struct {
+		Layers []ociDesc `json:"layers"`
+	}
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	return fetch(t, target, m.Layers[0])
+}
