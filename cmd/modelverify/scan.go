@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -8,9 +9,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelverify/modelverify/internal/version"
+	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/all"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
+	"github.com/modelverify/modelverify/pkg/scan/remote"
 )
 
 func init() { subcommands = append(subcommands, newScanCmd) }
@@ -30,6 +33,7 @@ func (f *limitFlags) AddFlags(cmd *cobra.Command) {
 	fs.Int64Var(&f.l.MaxOpcodes, "max-opcodes", d.MaxOpcodes, "most pickle opcodes executed in one stream")
 	fs.Int64Var(&f.l.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "largest metadata header read into memory (safetensors, GGUF, npy)")
 	fs.Int64Var(&f.l.MaxLiteral, "max-literal", d.MaxLiteral, "largest pickle literal held in memory")
+	fs.Int64Var(&f.l.MaxWindowBytes, "max-window-bytes", d.MaxWindowBytes, "largest window or dictionary a decompressor may allocate (xz, lzma, zstd)")
 }
 
 type scanOptions struct {
@@ -41,6 +45,7 @@ type scanOptions struct {
 	workers     int
 	digestLimit int64
 	limits      limitFlags
+	registry    registryOptions
 }
 
 func newScanCmd() *cobra.Command {
@@ -51,8 +56,10 @@ func newScanCmd() *cobra.Command {
 		Long: `Scan model files statically, without ever unpickling or importing anything,
 and report whether loading them can run code, touch files or the network.
 
-TARGET is a file or a directory (scanned recursively). The format of each file
-is decided from its content, never from its name.
+TARGET is a file, a directory (scanned recursively), an oci://HOST/REPO[:TAG|@DIGEST]
+reference or an oci-layout://DIR[:TAG|@DIGEST] (each file layer of the model
+artifact is fetched, digest-verified and scanned). The format of each file is
+decided from its content, never from its name.
 
 Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 a target could not
 be read completely (malformed, truncated, a limit hit), 3 usage error.`,
@@ -71,6 +78,7 @@ be read completely (malformed, truncated, a limit hit), 3 usage error.`,
 	fs.IntVar(&o.workers, "workers", 0, "files scanned at once (0: one per CPU)")
 	fs.Int64Var(&o.digestLimit, "digest-limit", 256<<20, "hash files up to this size for the report's digest (negative: never)")
 	o.limits.AddFlags(cmd)
+	o.registry.AddFlags(cmd)
 	return cmd
 }
 
@@ -104,9 +112,28 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := sc.ScanPaths(cmd.Context(), args)
-	if err != nil {
-		return withCode(exitFailed, err)
+	var paths []string
+	var targets []scan.Target
+	for _, a := range args {
+		if !remote.IsRef(a) {
+			paths = append(paths, a)
+			continue
+		}
+		ts, err := remote.Scan(cmd.Context(), sc, a, o.registry.RegistryOptions())
+		if err != nil {
+			if errors.Is(err, manifest.ErrInvalidReference) {
+				return withCode(exitUsage, err)
+			}
+			return withCode(exitFailed, err)
+		}
+		targets = append(targets, ts...)
+	}
+	if len(paths) > 0 {
+		ts, err := sc.ScanPaths(cmd.Context(), paths)
+		if err != nil {
+			return withCode(exitFailed, err)
+		}
+		targets = append(targets, ts...)
 	}
 	rep := scan.NewReport(scanTool(), targets)
 	if err := o.write(cmd, rep, sc.FailOn()); err != nil {
