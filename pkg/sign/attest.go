@@ -165,8 +165,7 @@ func AttestScanFolder(ctx context.Context, s *Signer, target, sigPath string, op
 
 // DefaultScanSignaturePath is model.scan.sig beside DefaultSignaturePath.
 func DefaultScanSignaturePath(target string) string {
-	sig := DefaultSignaturePath(target)
-	return sig[:len(sig)-len(SignatureFileName)] + ScanSignatureFileName
+	return scanSigPathFor(DefaultSignaturePath(target))
 }
 
 // VerifyScanOCI finds a scan attestation among the referrers of desc that

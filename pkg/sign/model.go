@@ -41,7 +41,9 @@ func SignFolder(ctx context.Context, s *Signer, target string, opts SignFolderOp
 		sigPath = DefaultSignaturePath(target)
 	}
 	fo := opts.FolderOptions
-	fo.IgnorePaths = append(slices.Clone(fo.IgnorePaths), absOr(sigPath))
+	// The scan attestation beside the signature is not part of the model
+	// either; recording it in the predicate tells the reference tool too.
+	fo.IgnorePaths = append(slices.Clone(fo.IgnorePaths), absOr(sigPath), absOr(scanSigPathFor(sigPath)))
 	m, err := HashFolder(ctx, target, fo)
 	if err != nil {
 		return nil, err
@@ -58,6 +60,12 @@ func SignFolder(ctx context.Context, s *Signer, target string, opts SignFolderOp
 		return nil, fmt.Errorf("write signature: %w", err)
 	}
 	return st, nil
+}
+
+// scanSigPathFor is the scan attestation path that goes with a signature
+// path: model.sig -> model.scan.sig, x.sig -> x.scan.sig.
+func scanSigPathFor(sigPath string) string {
+	return strings.TrimSuffix(sigPath, ".sig") + ".scan.sig"
 }
 
 func absOr(p string) string {
@@ -156,7 +164,7 @@ func (v *Verifier) VerifyFolder(ctx context.Context, target string, opts VerifyF
 		Method:        ser.Method,
 		ShardSize:     ser.ShardSize,
 		AllowSymlinks: ser.AllowSymlinks,
-		IgnorePaths:   append(append(slices.Clone(ser.IgnorePaths), opts.IgnorePaths...), absOr(sigPath)),
+		IgnorePaths:   append(append(slices.Clone(ser.IgnorePaths), opts.IgnorePaths...), absOr(sigPath), absOr(scanSigPathFor(sigPath))),
 		Workers:       opts.Workers,
 		Progress:      opts.Progress,
 	}
