@@ -65,23 +65,32 @@ sync
 
 now() { date +%s.%N; }
 rate() { awk -v b="$bytes" -v s="$1" 'BEGIN { printf "%8.1f MB/s  (%6.2f s)", b / 1e6 / s, s }'; }
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null; sync; t1=$(now); awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'; }
+# timed LABEL CMD...: prints the seconds CMD took (including sync) and keeps
+# its peak resident memory in $work/rss.LABEL when /usr/bin/time exists.
+timed() {
+	local label=$1 t0 t1; shift
+	t0=$(now)
+	if [ -x /usr/bin/time ]; then /usr/bin/time -f %M -o "$work/rss.$label" "$@" >/dev/null; else "$@" >/dev/null; fi
+	sync; t1=$(now)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
+}
+rss() { [ -f "$work/rss.$1" ] && awk '{ printf "  peak RSS %d MiB", $1 / 1024 }' "$work/rss.$1"; }
 
 ref="oci://127.0.0.1:$port/bench/model:v1"
-t_cp=$(timed cp -r "$work/model" "$work/copy")
-t_push=$(timed "$work/modelverify" push -q --plain-http "$work/model" "$ref")
-t_repush=$(timed "$work/modelverify" push -q --plain-http "$work/model" "$ref")
-t_pull=$(timed "$work/modelverify" pull -q --plain-http "$ref" "$work/pulled")
-t_layout=$(timed "$work/modelverify" push -q "$work/model" "oci-layout://$work/layout:v1")
+t_cp=$(timed cp cp -r "$work/model" "$work/copy")
+t_push=$(timed push "$work/modelverify" push -q --plain-http "$work/model" "$ref")
+t_repush=$(timed repush "$work/modelverify" push -q --plain-http "$work/model" "$ref")
+t_pull=$(timed pull "$work/modelverify" pull -q --plain-http "$ref" "$work/pulled")
+t_layout=$(timed layout "$work/modelverify" push -q "$work/model" "oci-layout://$work/layout:v1")
 
 (cd "$work/model" && sha256sum $(ls)) >"$work/want.sum"
 (cd "$work/pulled" && sha256sum -c --quiet "$work/want.sum") || { echo "pulled files differ" >&2; exit 1; }
 
 printf 'model: %d bytes in %d files, registry: distribution (%s) on 127.0.0.1, %d CPUs\n' \
 	"$bytes" "$(ls "$work/model" | wc -l)" "$("$registry_bin" --version 2>/dev/null | awk '{print $NF}')" "$(nproc)"
-printf 'cp -r                   %s\n' "$(rate "$t_cp")"
-printf 'push (registry)         %s\n' "$(rate "$t_push")"
-printf 'push again (all present)%s\n' "$(rate "$t_repush")"
-printf 'pull (registry)         %s\n' "$(rate "$t_pull")"
-printf 'push (oci-layout)       %s\n' "$(rate "$t_layout")"
+printf 'cp -r                    %s%s\n' "$(rate "$t_cp")" "$(rss cp)"
+printf 'push (registry)          %s%s\n' "$(rate "$t_push")" "$(rss push)"
+printf 'push again (all present) %s%s\n' "$(rate "$t_repush")" "$(rss repush)"
+printf 'pull (registry)          %s%s\n' "$(rate "$t_pull")" "$(rss pull)"
+printf 'push (oci-layout)        %s%s\n' "$(rate "$t_layout")" "$(rss layout)"
 echo "pulled files are byte-identical"
