@@ -267,6 +267,9 @@ func (d *zipDir) findHidden(r io.ReaderAt, size int64, maxEntries int) error {
 		gaps = append(gaps, span{pos, d.CDStart})
 	}
 	for _, g := range gaps {
+		if g.to-g.from < localLen {
+			continue // data descriptors, padding: too small to hold a member
+		}
 		for _, off := range findSig(r, g.from, g.to, sigLocal) {
 			e, data, ok := parseLocal(r, size, off)
 			if !ok {
@@ -317,7 +320,7 @@ func scanLocals(r io.ReaderAt, size int64, maxEntries int) (*zipDir, error) {
 func findSig(r io.ReaderAt, from, to int64, sig string) []int64 {
 	const chunk = 1 << 20
 	var out []int64
-	buf := make([]byte, chunk+len(sig)-1)
+	buf := make([]byte, min(chunk, to-from)+int64(len(sig))-1)
 	for pos := from; pos < to; pos += chunk {
 		n := min(int64(len(buf)), to-pos)
 		m, _ := r.ReadAt(buf[:n], pos)
