@@ -8,6 +8,8 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/archive"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
+	"github.com/modelverify/modelverify/pkg/scan/hdf5"
+	"github.com/modelverify/modelverify/pkg/scan/keras"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
@@ -32,8 +34,10 @@ func Formats() []scan.Format {
 		numpy.Format{},
 		safetensors.Format{},
 		gguf.Format{},
+		hdf5.Format{},
 		tfsaved.Format{},
 		onnx.Format{},
+		keras.JSON{},
 		archive.Tar{},
 		torch.Legacy{},
 		compress.LZMA{},

@@ -1,0 +1,84 @@
+package hdf5
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+)
+
+const fixtures = "../../../fixtures/formats/keras"
+
+func TestFixtures(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
+	if len(files) < 6 {
+		t.Fatalf("%d fixtures", len(files))
+	}
+	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			tg := sc.ScanFile(context.Background(), f, name)
+			want := map[string]scan.Verdict{"benign": scan.VerdictClean, "evil": scan.VerdictDangerous, "malformed": scan.VerdictMalformed}[strings.SplitN(name, "_", 2)[0]]
+			if tg.Verdict != want {
+				t.Fatalf("verdict %s, want %s: %+v %s", tg.Verdict, want, tg.Findings, tg.Error)
+			}
+			if want == scan.VerdictDangerous {
+				if tg.Format != "keras-h5" || tg.Findings[0].RuleID != scan.RuleKerasLambda || tg.Findings[0].Member != "@model_config" {
+					t.Fatalf("format %s findings %+v", tg.Format, tg.Findings)
+				}
+			}
+		})
+	}
+}
+
+func TestRootAttributes(t *testing.T) {
+	for _, name := range []string{"benign_legacy.h5", "benign_legacy_latest_format.h5", "evil_lambda_legacy_vlen.h5"} {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(fixtures, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := Open(bytes.NewReader(b), int64(len(b)), scan.DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			attrs, err := f.RootAttributes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, a := range attrs {
+				got[a.Name] = string(a.Value)
+			}
+			if got["backend"] != "tensorflow" || got["keras_version"] != "2.13.1" ||
+				!strings.HasPrefix(got["model_config"], `{"class_name": "Sequential"`) ||
+				!strings.HasSuffix(got["model_config"], `"backend": "tensorflow"}`) ||
+				!strings.HasPrefix(got["training_config"], `{"loss": "mse"`) {
+				t.Fatalf("attributes %q", got)
+			}
+		})
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	lim := scan.DefaultLimits
+	lim.MaxHeaderBytes = 1 << 20
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := Open(bytes.NewReader(b), int64(len(b)), lim)
+		if err != nil {
+			return
+		}
+		h.RootAttributes()
+	})
+}

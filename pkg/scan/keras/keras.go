@@ -1,0 +1,340 @@
+// Package keras scans Keras model configurations: the config.json member of
+// a Keras v3 .keras archive (the archive itself is opened by the zip
+// container, which hands every member to the dispatcher; this format
+// recognises the member by its content), and the same JSON that legacy
+// HDF5 .h5 models keep in their model_config attribute (package hdf5 reads
+// it and calls AnalyzeConfig).
+//
+// Loading a Keras model rebuilds every object its config names. A Lambda
+// layer carries marshalled Python bytecode that runs when the model loads
+// (Keras 3 "__lambda__" objects with a "code" field, Keras 2 "function"
+// arrays with function_type "lambda"): critical, wherever it sits in the
+// layer tree, nested models and wrappers included. A "module" outside
+// Keras's own packages (keras, keras_hub, keras_cv, keras_nlp, tf_keras) makes
+// the loader import that module: high, critical for modules that run
+// commands or code. A registered_name outside those packages is a custom
+// object: high.
+//
+// The format also handles any other JSON object it is given: Hugging Face
+// tokenizer_config.json and chat_template.json carry Jinja chat templates
+// in "chat_template" fields, which go through package jinja; JSON with
+// neither is clean.
+package keras
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/jinja"
+)
+
+// JSON is the format of JSON documents: Keras configs, tokenizer configs
+// with chat templates, and other JSON metadata.
+type JSON struct{}
+
+var _ scan.Format = JSON{}
+
+// Name implements scan.Format.
+func (JSON) Name() string { return "json" }
+
+// Match implements scan.Format: a JSON object, that is "{" then a key or "}".
+func (JSON) Match(head []byte, size int64) bool {
+	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) < 2 || b[0] != '{' {
+		return false
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	return len(b) == 0 || b[0] == '"' || b[0] == '}'
+}
+
+// Scan implements scan.Format.
+func (JSON) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) error {
+	if max := s.Limits().MaxHeaderBytes; size > max {
+		return &scan.LimitError{Limit: "max-header-bytes", Max: max}
+	}
+	res, err := AnalyzeConfig(ctx, s, "", io.NewSectionReader(r, 0, size))
+	if res.Keras {
+		s.SetFormat("keras-config")
+	}
+	return err
+}
+
+// Result says what AnalyzeConfig recognised.
+type Result struct {
+	// Keras is true when the document is a Keras object config (a top-level
+	// object with class_name and config).
+	Keras bool
+}
+
+// kerasPackages are Keras's own packages, whose objects the loader may
+// rebuild.
+var kerasPackages = map[string]bool{"keras": true, "keras_hub": true, "keras_cv": true, "keras_nlp": true, "tf_keras": true}
+
+// codeModules are modules whose functions run commands or code.
+var codeModules = map[string]bool{
+	"os": true, "posix": true, "nt": true, "subprocess": true, "sys": true, "builtins": true,
+	"__builtin__": true, "importlib": true, "runpy": true, "pty": true, "socket": true, "shutil": true,
+	"ctypes": true, "pickle": true, "marshal": true, "code": true, "codeop": true, "webbrowser": true,
+	"commands": true, "platform": true, "multiprocessing": true, "asyncio": true,
+}
+
+// summary is what a closed object tells its parent.
+type summary struct {
+	className    string
+	module       string
+	hasCode      bool
+	functionKind string // "", "code", "lambda", "name", "object"
+	functionType string
+	reported     bool
+}
+
+type frame struct {
+	obj       bool
+	expectKey bool
+	key       string
+	parentKey string
+	index     int
+	// object facts
+	className, module, registeredName, functionType string
+	hasCode, hasConfig                              bool
+	functionKind                                    string
+	config                                          *summary
+	reported                                        bool
+	// array facts: a Keras 2 function triple starts with the code string
+	firstString bool
+}
+
+type analyzer struct {
+	s      *scan.Session
+	member string
+	stack  []*frame
+	keys   []string
+	root   *frame
+}
+
+// AnalyzeConfig reads one JSON document from r and reports Keras objects
+// that run code or import modules, and chat templates, as findings on s
+// under member. It streams: memory is bounded by the nesting depth and the
+// longest string.
+func AnalyzeConfig(ctx context.Context, s *scan.Session, member string, r io.Reader) (Result, error) {
+	dec := json.NewDecoder(bufio.NewReader(r))
+	dec.UseNumber()
+	a := &analyzer{s: s, member: member}
+	max := s.Limits().MaxNesting
+	n := 0
+	for {
+		if n++; n%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+		}
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			if len(a.stack) != 0 || a.root == nil {
+				return a.result(), scan.Malformedf("json: unexpected end of input")
+			}
+			return a.result(), nil
+		}
+		if err != nil {
+			return a.result(), scan.Malformedf("json: %v", err)
+		}
+		var top *frame
+		if len(a.stack) > 0 {
+			top = a.stack[len(a.stack)-1]
+		} else if a.root != nil {
+			return a.result(), scan.Malformedf("json: data after the top-level value")
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if len(a.stack) >= max {
+					return a.result(), &scan.LimitError{Limit: "max-nesting", Max: int64(max)}
+				}
+				f := &frame{obj: v == '{', expectKey: v == '{'}
+				if top != nil {
+					f.parentKey = top.valueKey()
+				}
+				a.stack = append(a.stack, f)
+			case '}', ']':
+				a.stack = a.stack[:len(a.stack)-1]
+				sum := a.close(top)
+				if len(a.stack) == 0 {
+					a.root = top
+				} else {
+					a.absorb(a.stack[len(a.stack)-1], top, sum)
+				}
+			}
+		case string:
+			if top == nil {
+				return a.result(), scan.Malformedf("json: top-level value is not an object")
+			}
+			if top.obj && top.expectKey {
+				top.key = v
+				top.expectKey = false
+				continue
+			}
+			a.value(top, v, dec.InputOffset())
+		default:
+			if top == nil {
+				return a.result(), scan.Malformedf("json: top-level value is not an object")
+			}
+			if top.obj {
+				if top.key == "function" && v == nil {
+					top.functionKind = ""
+				}
+				if top.key == "config" {
+					top.hasConfig = true
+				}
+			}
+			top.valueKey()
+		}
+	}
+}
+
+func (a *analyzer) result() Result {
+	f := a.root
+	if f == nil && len(a.stack) > 0 {
+		f = a.stack[0]
+	}
+	return Result{Keras: f != nil && f.className != "" && f.hasConfig}
+}
+
+// valueKey returns the key a value in f is stored under, and moves f on.
+func (f *frame) valueKey() string {
+	if f.obj {
+		k := f.key
+		f.expectKey = true
+		return k
+	}
+	f.index++
+	return ""
+}
+
+// value handles a string value.
+func (a *analyzer) value(f *frame, v string, off int64) {
+	if !f.obj {
+		if f.index == 0 && f.parentKey == "function" && v != "" {
+			f.firstString = true
+		}
+		if f.parentKey == "chat_template" || f.parentKey == "chat_templates" {
+			a.template(fmt.Sprintf("%s[%d]", f.parentKey, f.index), v, off)
+		}
+		f.valueKey()
+		return
+	}
+	switch f.key {
+	case "class_name":
+		f.className = v
+	case "module":
+		f.module = v
+	case "registered_name":
+		f.registeredName = v
+	case "function_type":
+		f.functionType = v
+	case "code":
+		f.hasCode = v != ""
+	case "function":
+		if v != "" {
+			f.functionKind = "name-or-code"
+		}
+	case "config":
+		f.hasConfig = true
+	case "chat_template":
+		a.template(f.key, v, off)
+	case "template":
+		// tokenizer_config.json: "chat_template": [{"name": ..., "template": ...}]
+		if n := len(a.stack); n >= 2 && !a.stack[n-2].obj && a.stack[n-2].parentKey == "chat_template" {
+			a.template("chat_template."+f.key, v, off)
+		}
+	}
+	f.valueKey()
+}
+
+func (a *analyzer) template(where, src string, off int64) {
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") {
+		return
+	}
+	jinja.Report(a.s, a.member, off, where, src)
+}
+
+// absorb passes a closed child's facts to its parent.
+func (a *analyzer) absorb(parent, child *frame, sum summary) {
+	if !parent.obj {
+		return
+	}
+	switch child.parentKey {
+	case "config":
+		parent.hasConfig = true
+		parent.config = &sum
+	case "function":
+		switch {
+		case !child.obj && child.firstString:
+			parent.functionKind = "code"
+		case child.obj && sum.className == "__lambda__":
+			parent.functionKind = "lambda"
+			parent.reported = parent.reported || sum.reported
+		case child.obj:
+			parent.functionKind = "object"
+		}
+	}
+}
+
+func (a *analyzer) report(sev scan.Severity, rule, symbol, msg string) {
+	a.s.Report(scan.Finding{RuleID: rule, Severity: sev, Member: a.member, Offset: -1, Symbol: symbol, Message: msg})
+}
+
+// close judges a closed object and summarises it.
+func (a *analyzer) close(f *frame) summary {
+	sum := summary{className: f.className, module: f.module, hasCode: f.hasCode, functionKind: f.functionKind, functionType: f.functionType, reported: f.reported}
+	if !f.obj {
+		return sum
+	}
+	if f.className == "__lambda__" && (f.hasCode || (f.config != nil && f.config.hasCode)) {
+		a.report(scan.SeverityCritical, scan.RuleKerasLambda, "__lambda__",
+			"Keras object with marshalled Python bytecode (__lambda__): the code runs when the model loads")
+		sum.reported = true
+	}
+	if f.className == "Lambda" && f.config != nil && !f.config.reported {
+		c := f.config
+		switch {
+		case c.functionKind == "lambda" || c.functionKind == "code" ||
+			(c.functionKind == "name-or-code" && c.functionType != "function"):
+			a.report(scan.SeverityCritical, scan.RuleKerasLambda, "Lambda",
+				"Keras Lambda layer with marshalled Python bytecode: the code runs when the model loads")
+			sum.reported = true
+		case c.functionKind == "name-or-code" && c.functionType == "function":
+			a.report(scan.SeverityHigh, scan.RuleKerasLambda, "Lambda",
+				"Keras Lambda layer calling a Python function by name, resolved from the loader's modules")
+			sum.reported = true
+		}
+	}
+	if f.module != "" {
+		top, _, _ := strings.Cut(f.module, ".")
+		if !kerasPackages[top] {
+			sev := scan.SeverityHigh
+			if codeModules[top] {
+				sev = scan.SeverityCritical
+			}
+			sym := f.module
+			if f.className != "" {
+				sym += "." + f.className
+			}
+			a.report(sev, scan.RuleKerasModule, sym,
+				fmt.Sprintf("Keras config names module %q (class %q): loading imports it", f.module, f.className))
+		}
+	}
+	if pkg, _, ok := strings.Cut(f.registeredName, ">"); ok && !kerasPackages[pkg] {
+		a.report(scan.SeverityHigh, scan.RuleKerasModule, f.registeredName,
+			fmt.Sprintf("Keras config names custom registered object %q: loading runs the application's code for it", f.registeredName))
+	}
+	return sum
+}
