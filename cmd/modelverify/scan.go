@@ -46,6 +46,7 @@ type scanOptions struct {
 	digestLimit int64
 	limits      limitFlags
 	registry    registryOptions
+	attest      attestOptions
 }
 
 func newScanCmd() *cobra.Command {
@@ -79,6 +80,7 @@ be read completely (malformed, truncated, a limit hit), 3 usage error.`,
 	fs.Int64Var(&o.digestLimit, "digest-limit", 256<<20, "hash files up to this size for the report's digest (negative: never)")
 	o.limits.AddFlags(cmd)
 	o.registry.AddFlags(cmd)
+	o.attest.AddFlags(cmd)
 	return cmd
 }
 
@@ -138,6 +140,9 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 	rep := scan.NewReport(scanTool(), targets)
 	if err := o.write(cmd, rep, sc.FailOn()); err != nil {
 		return withCode(exitFailed, err)
+	}
+	if err := o.attest.attest(cmd.Context(), cmd, args, rep); err != nil {
+		return err
 	}
 	return reportExit(rep)
 }

@@ -52,7 +52,15 @@ func (o *attestOptions) attest(ctx context.Context, cmd *cobra.Command, targets 
 	target := targets[0]
 	out := cmd.ErrOrStderr()
 	if isOCIRef(target) {
-		t, ref, err := o.registry.Open(ctx, target, false)
+		// The registry flags may belong to the command (scan has its own).
+		ro := o.registry
+		if v, err := cmd.Flags().GetBool("plain-http"); err == nil {
+			ro.plainHTTP = v
+		}
+		if v, err := cmd.Flags().GetString("registry-config"); err == nil {
+			ro.registryConfig = v
+		}
+		t, ref, err := ro.Open(ctx, target, false)
 		if err != nil {
 			return err
 		}
