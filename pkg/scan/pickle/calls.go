@@ -86,8 +86,10 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 	case sym == "copyreg.add_extension":
 		// Registers (module, name) under a code that EXT opcodes later fetch.
 		mod, nm, code := arg(0), arg(1), arg(2)
-		if mod.k == kStr && nm.k == kStr && code.k == kInt && mod.p == nil && nm.p == nil {
-			m.ext[code.i] = [2]string{mod.s, nm.s}
+		ms, ok1 := m.text(mod)
+		ns, ok2 := m.text(nm)
+		if mod.k == kStr && nm.k == kStr && code.k == kInt && ok1 && ok2 {
+			m.ext[code.i] = [2]string{ms, ns}
 		}
 	case sym == "copyreg._reconstructor" || sym == "copyreg.__newobj__" || sym == "copyreg.__newobj_ex__":
 		cls := arg(0)
@@ -100,14 +102,17 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 	case sym == "_codecs.encode":
 		// bytes at protocol <= 2: the result is known when the text is.
 		s, enc := arg(0), arg(1)
-		if s.k == kStr && s.p == nil && enc.k == kStr && isLatin1(enc.s) {
-			if b, ok := latin1(s.s); ok {
+		text, ok1 := m.text(s)
+		encoding, ok2 := m.text(enc)
+		if s.k == kStr && enc.k == kStr && ok1 && ok2 && isLatin1(encoding) && int64(len(text)) <= m.lim.MaxLiteral {
+			if b, ok := latin1(text); ok {
 				return strVal(kBytes, string(b))
 			}
 		}
-		return val{k: kBytes, p: &obj{litLen: -1}}
+		return val{k: kBytes, p: &obj{lit: &litRef{len: -1}}}
 	case sym == "numpy.dtype":
-		return val{k: kObj, p: &obj{g: g, dtype: arg(0).s}}
+		str, _ := m.text(arg(0))
+		return val{k: kObj, p: &obj{g: g, dt: &dtype{str: str}}}
 	}
 	return val{k: kObj, p: &obj{g: g}}
 }
@@ -124,7 +129,7 @@ func isLatin1(enc string) bool {
 // through the dispatcher; anything else escapes analysis.
 func (m *vm) nestedLoad(g *global, a val, has bool, off int64, op string) {
 	sym := g.symbol()
-	if !has || (a.k != kBytes && a.k != kStr) || (a.p != nil && a.p.litLen < 0) {
+	if !has || (a.k != kBytes && a.k != kStr) || (a.p != nil && (a.p.lit == nil || a.p.lit.len < 0)) {
 		g.escaped = true
 		return
 	}
@@ -132,9 +137,12 @@ func (m *vm) nestedLoad(g *global, a val, has bool, off int64, op string) {
 		r    io.ReaderAt
 		size int64
 	)
-	if a.p != nil {
-		r, size = io.NewSectionReader(m.ra, a.p.litOff, a.p.litLen), a.p.litLen
-	} else {
+	switch {
+	case a.p != nil:
+		r, size = io.NewSectionReader(m.ra, a.p.lit.off, a.p.lit.len), a.p.lit.len
+	case a.n > 0 && a.s == "":
+		r, size = io.NewSectionReader(m.ra, a.i, int64(a.n)), int64(a.n)
+	default:
 		r, size = bytes.NewReader([]byte(a.s)), int64(len(a.s))
 	}
 	member := sym + "@" + strconv.FormatInt(off, 10)
@@ -173,10 +181,10 @@ func (m *vm) build(inst *val, state val, off int64) error {
 	switch o.g.symbol() {
 	case "numpy.dtype":
 		// state: (version, byteorder, subarray, names, fields, elsize, alignment, flags)
-		if state.k == kTuple && len(state.p.items) >= 8 {
-			o.elsize = state.p.items[5].i
-			o.dtflags = state.p.items[7].i
-			o.hasState = true
+		if o.dt != nil && state.k == kTuple && state.p != nil && len(state.p.items) >= 8 {
+			o.dt.elsize = state.p.items[5].i
+			o.dt.flags = state.p.items[7].i
+			o.dt.hasState = true
 		}
 	case "joblib.numpy_pickle.NumpyArrayWrapper":
 		v, err := m.joblibArray(state, off)
@@ -188,14 +196,15 @@ func (m *vm) build(inst *val, state val, off int64) error {
 	return nil
 }
 
-// dict looks a key up in a dict value's kept items.
-func dictGet(d val, key string) (val, bool) {
-	if d.k != kDict || d.p == nil {
+// dictGet looks a key up in what is known of a dict's items.
+func (m *vm) dictGet(d val, key string) (val, bool) {
+	if d.k != kDict {
 		return val{}, false
 	}
-	for i := 0; i+1 < len(d.p.items); i += 2 {
-		if k := d.p.items[i]; k.k == kStr && k.p == nil && k.s == key {
-			return d.p.items[i+1], true
+	items := m.itemsOf(d)
+	for i := 0; i+1 < len(items); i += 2 {
+		if k := items[i]; k.k == kStr && k.p == nil && k.n == 0 && k.s == key {
+			return items[i+1], true
 		}
 	}
 	return val{}, false
@@ -206,12 +215,12 @@ func dictGet(d val, key string) (val, bool) {
 // pickle for object arrays, else optional alignment padding and the raw
 // bytes, which are skipped by size.
 func (m *vm) joblibArray(state val, off int64) (val, error) {
-	shape, ok1 := dictGet(state, "shape")
-	dt, ok2 := dictGet(state, "dtype")
-	if !ok1 || !ok2 || shape.k != kTuple || dt.k != kObj || dt.p.g == nil || dt.p.g.symbol() != "numpy.dtype" {
+	shape, ok1 := m.dictGet(state, "shape")
+	dt, ok2 := m.dictGet(state, "dtype")
+	if !ok1 || !ok2 || shape.k != kTuple || dt.k != kObj || dt.p.dt == nil {
 		return val{}, scan.Malformedf("joblib array wrapper at offset %d has no readable shape and dtype", off)
 	}
-	if shape.p.n > int64(len(shape.p.items)) {
+	if shape.p == nil || shape.p.n > int64(len(shape.p.items)) {
 		return val{}, scan.Malformedf("joblib array wrapper at offset %d has too many dimensions", off)
 	}
 	count := int64(1)
@@ -224,14 +233,14 @@ func (m *vm) joblibArray(state val, off int64) (val, error) {
 		}
 		count *= d.i
 	}
-	itemsize, object, ok := dtypeSize(dt.p)
+	itemsize, object, ok := dtypeSize(dt.p.dt)
 	if !ok {
-		return val{}, scan.Malformedf("joblib array at offset %d has a dtype of unknown size (%q)", off, dt.p.dtype)
+		return val{}, scan.Malformedf("joblib array at offset %d has a dtype of unknown size (%q)", off, dt.p.dt.str)
 	}
 	if object {
 		return val{k: kUnknown}, m.inlinePickle()
 	}
-	if a, ok := dictGet(state, "numpy_array_alignment_bytes"); ok && a.k == kInt {
+	if a, ok := m.dictGet(state, "numpy_array_alignment_bytes"); ok && a.k == kInt {
 		pad, err := m.uint(1)
 		if err != nil {
 			return val{}, err
@@ -268,11 +277,11 @@ func (m *vm) inlinePickle() error {
 
 // dtypeSize returns a numpy dtype's item size and whether it holds Python
 // objects, from the type string of numpy.dtype(...) and its BUILD state.
-func dtypeSize(o *obj) (int64, bool, bool) {
-	if o.hasState && o.dtflags&1 != 0 { // NPY_ITEM_REFCOUNT: holds objects
+func dtypeSize(o *dtype) (int64, bool, bool) {
+	if o.hasState && o.flags&1 != 0 { // NPY_ITEM_REFCOUNT: holds objects
 		return 0, true, true
 	}
-	s := o.dtype
+	s := o.str
 	if s == "" {
 		return 0, false, false
 	}

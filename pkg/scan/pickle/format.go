@@ -65,11 +65,11 @@ func ScanOne(ctx context.Context, s *scan.Session, r io.ReaderAt, off, size int6
 		m.completed++
 	}
 	err = m.finish(err, false)
-	return Result{End: m.r.offset(), Top: export(v, 0)}, err
+	return Result{End: m.r.offset(), Top: m.export(v, 0)}, err
 }
 
 // export converts an emulated value to the public Value.
-func export(v val, depth int) Value {
+func (m *vm) export(v val, depth int) Value {
 	out := Value{}
 	switch v.k {
 	case kNone:
@@ -81,14 +81,16 @@ func export(v val, depth int) Value {
 	case kFloat:
 		out.Kind = KindFloat
 	case kStr:
-		out.Kind, out.Str = KindStr, v.s
+		out.Kind = KindStr
+		out.Str, _ = m.text(v)
 	case kBytes:
-		out.Kind, out.Str = KindBytes, v.s
+		out.Kind = KindBytes
+		out.Str, _ = m.text(v)
 	case kTuple, kList, kDict, kSet:
 		out.Kind = map[kind]Kind{kTuple: KindTuple, kList: KindList, kDict: KindDict, kSet: KindSet}[v.k]
-		if depth < 4 && v.p != nil {
-			for _, it := range v.p.items {
-				out.Items = append(out.Items, export(it, depth+1))
+		if depth < 4 {
+			for _, it := range m.itemsOf(v) {
+				out.Items = append(out.Items, m.export(it, depth+1))
 			}
 		}
 	case kGlobal:

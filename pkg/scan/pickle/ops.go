@@ -367,7 +367,6 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			items = append([]val(nil), items...)
 			t, err := m.top()
 			if err != nil {
 				return val{}, err
@@ -387,25 +386,41 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			m.add(t, []val{k, v}, "SETITEM", off)
-		case opDICT, opLIST, opTUPLE, opFROZENSET:
+		case opTUPLE:
 			items, err := m.popMark()
 			if err != nil {
 				return val{}, err
 			}
-			k := map[byte]kind{opDICT: kDict, opLIST: kList, opTUPLE: kTuple, opFROZENSET: kSet}[op]
-			if err := m.push(container(k, items)); err != nil {
+			if err := m.push(container(kTuple, items)); err != nil {
+				return val{}, err
+			}
+		case opDICT, opLIST, opFROZENSET:
+			items, err := m.popMark()
+			if err != nil {
+				return val{}, err
+			}
+			k := kList
+			switch op {
+			case opDICT:
+				k = kDict
+			case opFROZENSET:
+				k = kSet
+			}
+			c := m.newContainer(k)
+			m.add(&c, items, opName(op), off)
+			if err := m.push(c); err != nil {
 				return val{}, err
 			}
 		case opEMPTY_DICT:
-			if err := m.push(val{k: kDict, p: &obj{}}); err != nil {
+			if err := m.push(m.newContainer(kDict)); err != nil {
 				return val{}, err
 			}
 		case opEMPTY_LIST:
-			if err := m.push(val{k: kList, p: &obj{}}); err != nil {
+			if err := m.push(m.newContainer(kList)); err != nil {
 				return val{}, err
 			}
 		case opEMPTY_SET:
-			if err := m.push(val{k: kSet, p: &obj{}}); err != nil {
+			if err := m.push(m.newContainer(kSet)); err != nil {
 				return val{}, err
 			}
 		case opEMPTY_TUPLE:
@@ -544,18 +559,20 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if module.k != kStr || name.k != kStr || module.p != nil || name.p != nil {
-				sym := describe(module) + "." + describe(name)
+			ms, ok1 := m.text(module)
+			ns, ok2 := m.text(name)
+			if module.k != kStr || name.k != kStr || !ok1 || !ok2 {
+				sym := m.describe(module) + "." + m.describe(name)
 				m.report(scan.RuleDynamicGlobal, scan.SeverityCritical, off, "STACK_GLOBAL", sym,
 					"STACK_GLOBAL operands are not plain strings: the imported name is computed at load time ("+sym+")")
 				into(module)
 				into(name)
-				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: describe(module), name: describe(name), verdict: gCritical, off: off, op: "STACK_GLOBAL"}}}); err != nil {
+				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: m.describe(module), name: m.describe(name), verdict: gCritical, off: off, op: "STACK_GLOBAL"}}}); err != nil {
 					return val{}, err
 				}
 				break
 			}
-			g, err := m.global(module.s, name.s, off, "STACK_GLOBAL")
+			g, err := m.global(ms, ns, off, "STACK_GLOBAL")
 			if err != nil {
 				return val{}, err
 			}
@@ -563,7 +580,7 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 		case opEXT1, opEXT2, opEXT4:
-			n := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
+			n := 1 << (op - opEXT1)
 			code, err := m.uint(n)
 			if err != nil {
 				return val{}, err
@@ -677,13 +694,13 @@ func litKind(op byte) kind {
 }
 
 // describe names a value in a finding.
-func describe(v val) string {
+func (m *vm) describe(v val) string {
 	switch v.k {
 	case kStr:
-		if v.p != nil {
-			return "<long str>"
+		if s, ok := m.text(v); ok && len(s) <= keepStr {
+			return s
 		}
-		return v.s
+		return "<long str>"
 	case kGlobal:
 		return "<" + v.p.g.symbol() + ">"
 	case kBytes:

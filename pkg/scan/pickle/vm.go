@@ -35,9 +35,29 @@ const (
 // items so that a pickle of millions of objects uses little memory.
 type val struct {
 	k kind
+	// n is the length of a string or bytes literal left in the source at
+	// offset i (s is then empty): most literals are never read back, so they
+	// are not copied.
+	n uint32
 	i int64
 	s string
 	p *obj
+}
+
+// text returns the content of a string or bytes value, reading a literal
+// left in the source; false when the content was not kept.
+func (m *vm) text(v val) (string, bool) {
+	if (v.k != kStr && v.k != kBytes) || v.p != nil {
+		return "", false
+	}
+	if v.n > 0 && v.s == "" {
+		b := make([]byte, v.n)
+		if _, err := m.ra.ReadAt(b, v.i); err != nil {
+			return "", false
+		}
+		return string(b), true
+	}
+	return v.s, true
 }
 
 // obj is the shared part of a container, global or instance.
@@ -45,14 +65,20 @@ type obj struct {
 	items []val   // tuple, list or set items; dict keys and values interleaved
 	n     int64   // item count, including those not kept
 	g     *global // kGlobal: the global; kObj: the class it was built from
-	// A literal too large to keep: its place in the source, for nested scans.
-	litOff, litLen int64
-	// numpy dtype state (kObj of numpy.dtype): type string, item size, flags.
-	dtype    string
+	lit   *litRef // a literal too large to keep
+	dt    *dtype  // numpy dtype state, for kObj of numpy.dtype
+}
+
+// litRef is where a literal too large to keep lies in the source, for nested
+// scans. A negative length marks bytes whose content is not known.
+type litRef struct{ off, len int64 }
+
+// dtype is what numpy.dtype(...) and its BUILD state say about a dtype.
+type dtype struct {
+	str      string // the type string, e.g. "f8" or "U20"
 	elsize   int64
-	dtflags  int64
+	flags    int64
 	hasState bool
-	state    val // the BUILD state of an instance
 }
 
 // maxItems is how many items a container keeps for analysis. Calls look at
@@ -99,6 +125,15 @@ type vm struct {
 	// goodNames and badNames count imports of valid and invalid Python
 	// names: text that is not a pickle imports only invalid ones.
 	goodNames, badNames int
+	// Mutable containers carry no items of their own (a pickle of millions
+	// of dicts would cost gigabytes): each has a serial number in val.i, and
+	// only the most recently filled one keeps its first items, which is what
+	// BUILD of joblib's array wrapper reads right after filling its state.
+	serial int64
+	recent struct {
+		id    int64
+		items []val
+	}
 	// pending holds findings until the stream is known to be a pickle.
 	pending []scan.Finding
 	// startedWithProto and completed (pickles that reached STOP) also mark
@@ -198,6 +233,12 @@ func container(k kind, items []val) val {
 	return val{k: k, p: o}
 }
 
+// newContainer makes an empty list, dict or set.
+func (m *vm) newContainer(k kind) val {
+	m.serial++
+	return val{k: k, i: m.serial}
+}
+
 // add appends items to a container value in place.
 func (m *vm) add(c *val, items []val, op string, off int64) {
 	for _, it := range items {
@@ -208,16 +249,34 @@ func (m *vm) add(c *val, items []val, op string, off int64) {
 			op+" mutates an imported object: "+c.p.g.symbol())
 		return
 	}
-	if c.p == nil || (c.k != kList && c.k != kDict && c.k != kSet) {
+	if (c.k != kList && c.k != kDict && c.k != kSet) || c.i == 0 {
 		return
 	}
-	c.p.n += int64(len(items))
-	if room := maxItems - len(c.p.items); room > 0 {
+	if m.recent.id != c.i {
+		m.recent.id = c.i
+		m.recent.items = m.recent.items[:0]
+	}
+	if room := maxItems - len(m.recent.items); room > 0 {
 		if len(items) > room {
 			items = items[:room]
 		}
-		c.p.items = append(c.p.items, items...)
+		m.recent.items = append(m.recent.items, items...)
 	}
+}
+
+// itemsOf returns what is known of a container's items.
+func (m *vm) itemsOf(v val) []val {
+	switch v.k {
+	case kTuple:
+		if v.p != nil {
+			return v.p.items
+		}
+	case kList, kDict, kSet:
+		if v.i != 0 && v.i == m.recent.id {
+			return m.recent.items
+		}
+	}
+	return nil
 }
 
 // run executes pickles from the reader's position until the end of the
@@ -308,18 +367,22 @@ func (m *vm) literal(k kind, n int64) (val, error) {
 		if err := m.r.skip(n); err != nil {
 			return val{}, err
 		}
-		return val{k: k, p: &obj{litOff: off, litLen: n}}, nil
+		return val{k: k, p: &obj{lit: &litRef{off: off, len: n}}}, nil
 	}
-	if n <= bufSize {
-		b, err := m.r.next(int(n))
-		if err != nil {
+	if n > keepStr || n >= 1<<32 {
+		off := m.r.offset()
+		if err := m.r.skip(n); err != nil {
 			return val{}, err
 		}
-		return strVal(k, string(b)), nil
+		return val{k: k, n: uint32(n), i: off}, nil
 	}
-	b, err := m.r.readCopy(n)
+	b, err := m.r.next(int(n))
 	if err != nil {
 		return val{}, err
+	}
+	if k == kStr && !isIdentifierPath(string(b)) && !isShortWord(string(b)) {
+		// Not a name: keep it by position only.
+		return val{k: k, n: uint32(n), i: m.r.offset() - n}, nil
 	}
 	return strVal(k, string(b)), nil
 }
