@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/modelverify/modelverify/pkg/scan"
@@ -87,4 +88,66 @@ func TestPublicCorpus(t *testing.T) {
 func TestContainerFixtures(t *testing.T) {
 	dir := filepath.Join(repoRoot(t), "fixtures", "containers")
 	checkVerdicts(t, dir, loadLabels(t, dir))
+}
+
+// TestDirectoryLikeTheHuggingFaceCache scans a snapshot folder whose files
+// are symlinks to blobs elsewhere in the cache, with a symlink loop, and
+// checks that every file is scanned once, by the path the user sees.
+func TestDirectoryLikeTheHuggingFaceCache(t *testing.T) {
+	fixtures := filepath.Join(repoRoot(t), "fixtures", "containers")
+	cache := t.TempDir()
+	blobs := filepath.Join(cache, "blobs")
+	snap := filepath.Join(cache, "snapshots", "0123abcd")
+	for _, d := range []string{blobs, filepath.Join(snap, "sub")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(src, blob, at string) {
+		b, err := os.ReadFile(filepath.Join(fixtures, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(blobs, blob), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(filepath.Dir(filepath.Join(snap, at)), filepath.Join(blobs, blob))
+		if err := os.Symlink(rel, filepath.Join(snap, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link("benign/model.safetensors", "aa11", "model.safetensors")
+	link("malicious/torch_zip_reduce.pt", "bb22", "sub/pytorch_model.bin")
+	link("benign/joblib_gzip.joblib", "cc33", "sub/sklearn.joblib")
+	if err := os.Symlink("..", filepath.Join(snap, "sub", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	sc := scan.New(scan.Options{Formats: all.Formats(), Workers: 2})
+	targets, err := sc.ScanPaths(context.Background(), []string{snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scan.Verdict{}
+	for _, tg := range targets {
+		rel, _ := filepath.Rel(snap, tg.Path)
+		got[filepath.ToSlash(rel)] = tg.Verdict
+	}
+	want := map[string]scan.Verdict{
+		"model.safetensors":     scan.VerdictClean,
+		"sub/pytorch_model.bin": scan.VerdictDangerous,
+		"sub/sklearn.joblib":    scan.VerdictClean,
+	}
+	for p, v := range want {
+		if got[p] != v {
+			t.Errorf("%s: %q, want %s (all: %v)", p, got[p], v, got)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok && !strings.HasPrefix(p, "sub/loop/") {
+			t.Errorf("unexpected target %s", p)
+		}
+	}
+	if len(got) > 2*len(want) {
+		t.Errorf("the loop was followed: %d targets", len(got))
+	}
 }
