@@ -9,6 +9,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/compress"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/hdf5"
+	"github.com/modelverify/modelverify/pkg/scan/jinja"
 	"github.com/modelverify/modelverify/pkg/scan/keras"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
@@ -38,6 +39,7 @@ func Formats() []scan.Format {
 		tfsaved.Format{},
 		onnx.Format{},
 		keras.JSON{},
+		jinja.Format{},
 		archive.Tar{},
 		torch.Legacy{},
 		compress.LZMA{},

@@ -1,6 +1,7 @@
 package jinja
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,22 @@ func FuzzAnalyze(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		Analyze(src, Options{MaxNesting: 64})
 	})
+}
+
+func TestFormat(t *testing.T) {
+	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	for _, tt := range []struct {
+		file string
+		want scan.Verdict
+	}{
+		{"testdata/qwen25.jinja", scan.VerdictClean},
+		{"testdata/llama31_tools.jinja", scan.VerdictClean},
+		{"testdata/evil_ssti.jinja", scan.VerdictDangerous},
+		{"testdata/evil_format.jinja", scan.VerdictDangerous},
+	} {
+		tg := sc.ScanFile(context.Background(), tt.file, tt.file)
+		if tg.Format != "jinja-template" || tg.Verdict != tt.want {
+			t.Errorf("%s: format %s verdict %s, want %s: %+v", tt.file, tg.Format, tg.Verdict, tt.want, tg.Findings)
+		}
+	}
 }
