@@ -86,6 +86,16 @@ var codeModules = map[string]bool{
 	"commands": true, "platform": true, "multiprocessing": true, "asyncio": true,
 }
 
+// kerasDeniedFunctions are functions inside Keras's own packages that a
+// config can name to escape the loader's safe mode or touch files and the
+// network (the CVE-2025-1550 family).
+var kerasDeniedFunctions = map[string]bool{
+	"enable_unsafe_deserialization": true, "get_file": true, "load_model": true, "load_weights": true,
+	"save_model": true, "save_weights": true, "load_img": true, "save_img": true, "image_dataset_from_directory": true,
+	"text_dataset_from_directory": true, "audio_dataset_from_directory": true, "set_floatx": true,
+	"exec": true, "eval": true, "system": true, "popen": true,
+}
+
 // summary is what a closed object tells its parent.
 type summary struct {
 	className    string
@@ -94,6 +104,9 @@ type summary struct {
 	functionKind string // "", "code", "lambda", "name", "object"
 	functionType string
 	reported     bool
+	// itemsCode: a {"class_name": "__tuple__", "items": [code, ...]} tuple,
+	// as keras_metadata.pb encodes a Keras 2 function triple.
+	itemsCode bool
 }
 
 type frame struct {
@@ -110,6 +123,9 @@ type frame struct {
 	reported                                        bool
 	// array facts: a Keras 2 function triple starts with the code string
 	firstString bool
+	itemsCode   bool
+	// configString is "config" when it is a string (a function's name).
+	configString string
 }
 
 type analyzer struct {
@@ -222,7 +238,7 @@ func (f *frame) valueKey() string {
 // value handles a string value.
 func (a *analyzer) value(f *frame, v string, off int64) {
 	if !f.obj {
-		if f.index == 0 && f.parentKey == "function" && v != "" {
+		if f.index == 0 && (f.parentKey == "function" || f.parentKey == "items") && v != "" {
 			f.firstString = true
 		}
 		if f.parentKey == "chat_template" || f.parentKey == "chat_templates" {
@@ -248,6 +264,7 @@ func (a *analyzer) value(f *frame, v string, off int64) {
 		}
 	case "config":
 		f.hasConfig = true
+		f.configString = v
 	case "chat_template":
 		a.template(f.key, v, off)
 	case "template":
@@ -272,12 +289,16 @@ func (a *analyzer) absorb(parent, child *frame, sum summary) {
 		return
 	}
 	switch child.parentKey {
+	case "items":
+		parent.itemsCode = !child.obj && child.firstString
 	case "config":
 		parent.hasConfig = true
 		parent.config = &sum
 	case "function":
 		switch {
 		case !child.obj && child.firstString:
+			parent.functionKind = "code"
+		case child.obj && sum.className == "__tuple__" && sum.itemsCode:
 			parent.functionKind = "code"
 		case child.obj && sum.className == "__lambda__":
 			parent.functionKind = "lambda"
@@ -294,7 +315,8 @@ func (a *analyzer) report(sev scan.Severity, rule, symbol, msg string) {
 
 // close judges a closed object and summarises it.
 func (a *analyzer) close(f *frame) summary {
-	sum := summary{className: f.className, module: f.module, hasCode: f.hasCode, functionKind: f.functionKind, functionType: f.functionType, reported: f.reported}
+	sum := summary{className: f.className, module: f.module, hasCode: f.hasCode, functionKind: f.functionKind,
+		functionType: f.functionType, reported: f.reported, itemsCode: f.itemsCode}
 	if !f.obj {
 		return sum
 	}
@@ -307,15 +329,29 @@ func (a *analyzer) close(f *frame) summary {
 		c := f.config
 		switch {
 		case c.functionKind == "lambda" || c.functionKind == "code" ||
-			(c.functionKind == "name-or-code" && c.functionType != "function"):
+			(c.functionType == "lambda" && c.functionKind != "") ||
+			(c.functionKind == "name-or-code" && c.functionType == ""):
 			a.report(scan.SeverityCritical, scan.RuleKerasLambda, "Lambda",
 				"Keras Lambda layer with marshalled Python bytecode: the code runs when the model loads")
 			sum.reported = true
-		case c.functionKind == "name-or-code" && c.functionType == "function":
+		case c.functionType == "function":
 			a.report(scan.SeverityHigh, scan.RuleKerasLambda, "Lambda",
 				"Keras Lambda layer calling a Python function by name, resolved from the loader's modules")
 			sum.reported = true
 		}
+	}
+	if f.className == "TFSMLayer" {
+		a.report(scan.SeverityHigh, scan.RuleKerasModule, "TFSMLayer",
+			"Keras TFSMLayer loads and runs a TensorFlow SavedModel from a path in the config")
+	}
+	if fn := f.configString; f.className == "function" && kerasDeniedFunctions[fn] ||
+		kerasDeniedFunctions[f.className] && f.className != "" && f.module != "" {
+		name := fn
+		if f.className != "function" {
+			name = f.className
+		}
+		a.report(scan.SeverityCritical, scan.RuleKerasModule, f.module+"."+name,
+			fmt.Sprintf("Keras config calls %s.%s, which fetches or writes files or turns off safe mode", f.module, name))
 	}
 	if f.module != "" {
 		top, _, _ := strings.Cut(f.module, ".")
