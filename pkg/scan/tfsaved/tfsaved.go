@@ -12,10 +12,14 @@
 // load its variables; they are reported only outside the saver functions.
 //
 // The format also recognises the SavedModel fingerprint (fingerprint.pb),
-// which holds only hashes.
+// which holds only hashes, and the Keras metadata that tf.keras saves next
+// to saved_model.pb (keras_metadata.pb): one JSON config per layer, which
+// Keras revives on load, Lambda bytecode included; each goes through
+// package keras.
 package tfsaved
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -26,6 +30,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/internal/pbwalk"
+	"github.com/modelverify/modelverify/pkg/scan/keras"
 )
 
 // Format is the SavedModel protobuf format.
@@ -40,7 +45,49 @@ func (Format) Name() string { return "tf-savedmodel" }
 // followed by a MetaGraphDef whose first field is meta_info_def or
 // graph_def; or a fingerprint (five varint hashes and a version message).
 func (Format) Match(head []byte, size int64) bool {
-	return matchSavedModel(head) || matchFingerprint(head)
+	return matchSavedModel(head) || matchFingerprint(head) || matchKerasMetadata(head)
+}
+
+// matchKerasMetadata recognises SavedMetadata: repeated SavedObject nodes
+// (node_id 1, node_path 2, identifier 3, metadata 4, version 5) whose
+// identifier names a tf.keras object.
+func matchKerasMetadata(b []byte) bool {
+	if len(b) < 4 || b[0] != 0x0a {
+		return false
+	}
+	_, n := protowire.ConsumeVarint(b[1:])
+	if n < 0 {
+		return false
+	}
+	b = b[1+n:]
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num < 1 || num > 5 || (num == 1) != (typ == protowire.VarintType) || (num != 1 && typ != protowire.BytesType) {
+			return false
+		}
+		b = b[n:]
+		if typ == protowire.VarintType {
+			_, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return false
+			}
+			b = b[m:]
+			continue
+		}
+		l, m := protowire.ConsumeVarint(b)
+		if m < 0 {
+			return false
+		}
+		b = b[m:]
+		if num == 3 {
+			return bytes.HasPrefix(b[:min(uint64(len(b)), l)], []byte("_tf_keras"))
+		}
+		if l > uint64(len(b)) {
+			return false
+		}
+		b = b[l:]
+	}
+	return false
 }
 
 func matchSavedModel(b []byte) bool {
@@ -111,6 +158,7 @@ const maxString = 1 << 20
 
 type walker struct {
 	s    *scan.Session
+	ra   io.ReaderAt
 	r    *pbwalk.Reader
 	lim  scan.Limits
 	seen map[string]bool
@@ -122,7 +170,11 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 	if _, err := r.ReadAt(head, 0); err != nil && int64(len(head)) != size {
 		return fmt.Errorf("read: %w", err)
 	}
-	w := &walker{s: s, r: pbwalk.NewReader(r, size), lim: s.Limits(), seen: map[string]bool{}}
+	w := &walker{s: s, ra: r, r: pbwalk.NewReader(r, size), lim: s.Limits(), seen: map[string]bool{}}
+	if matchKerasMetadata(head) {
+		s.SetFormat("keras-metadata")
+		return w.kerasMetadata(ctx)
+	}
 	if matchFingerprint(head) {
 		s.SetFormat("tf-fingerprint")
 		return w.r.Walk(0, size, func(pbwalk.Field) error { return nil })
@@ -132,6 +184,39 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 			return w.metaGraph(ctx, f)
 		}
 		return nil
+	})
+}
+
+// kerasMetadata judges the JSON config of every node in keras_metadata.pb.
+func (w *walker) kerasMetadata(ctx context.Context) error {
+	return w.r.Walk(0, w.r.Size(), func(f pbwalk.Field) error {
+		if f.Num != 1 {
+			return nil
+		}
+		if err := w.msg(f, "saved object"); err != nil {
+			return err
+		}
+		var path string
+		var meta pbwalk.Field
+		err := w.r.Walk(f.Off, f.Len, func(g pbwalk.Field) error {
+			var err error
+			switch g.Num {
+			case 2:
+				path, err = w.str(g)
+			case 4:
+				err = w.msg(g, "metadata")
+				meta = g
+			}
+			return err
+		})
+		if err != nil || meta.Len == 0 {
+			return err
+		}
+		if meta.Len > w.lim.MaxHeaderBytes {
+			return &scan.LimitError{Limit: "max-header-bytes", Max: w.lim.MaxHeaderBytes}
+		}
+		_, err = keras.AnalyzeConfig(ctx, w.s, path, io.NewSectionReader(w.ra, meta.Off, meta.Len))
+		return err
 	})
 }
 

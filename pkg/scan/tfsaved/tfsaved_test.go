@@ -22,18 +22,36 @@ func TestFixtures(t *testing.T) {
 	for _, d := range dirs {
 		name := filepath.Base(d)
 		t.Run(name, func(t *testing.T) {
-			tg := sc.ScanFile(context.Background(), filepath.Join(d, "saved_model.pb"), name)
-			if tg.Format != "tf-savedmodel" {
-				t.Fatalf("format %q", tg.Format)
+			// A SavedModel is a folder: judge it as scanning the folder does.
+			tgs, err := sc.ScanPaths(context.Background(), []string{d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := scan.VerdictClean
+			for _, tg := range tgs {
+				if !strings.HasPrefix(tg.Format, "tf-") && tg.Format != "keras-metadata" {
+					t.Fatalf("%s: format %q", tg.Path, tg.Format)
+				}
+				if tg.Verdict == scan.VerdictDangerous || tg.Verdict == scan.VerdictMalformed && got == scan.VerdictClean {
+					got = tg.Verdict
+				}
+				if strings.HasPrefix(name, "benign") && len(tg.Findings) != 0 {
+					t.Fatalf("%s: findings %+v", tg.Path, tg.Findings)
+				}
 			}
 			want := map[string]scan.Verdict{"benign": scan.VerdictClean, "evil": scan.VerdictDangerous, "malformed": scan.VerdictMalformed}[strings.SplitN(name, "_", 2)[0]]
-			if tg.Verdict != want {
-				t.Fatalf("verdict %s, want %s; findings %+v; error %s", tg.Verdict, want, tg.Findings, tg.Error)
-			}
-			if want == scan.VerdictClean && len(tg.Findings) != 0 {
-				t.Fatalf("findings %+v", tg.Findings)
+			if got != want {
+				t.Fatalf("verdict %s, want %s; targets %+v", got, want, tgs)
 			}
 		})
+	}
+}
+
+func TestKerasMetadataLambda(t *testing.T) {
+	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	tg := sc.ScanFile(context.Background(), filepath.Join(fixtures, "evil_keras_lambda", "keras_metadata.pb"), "keras_metadata.pb")
+	if tg.Format != "keras-metadata" || len(tg.Findings) == 0 || tg.Findings[0].RuleID != scan.RuleKerasLambda || tg.Findings[0].Severity != scan.SeverityCritical {
+		t.Fatalf("%+v", tg)
 	}
 }
 
