@@ -26,7 +26,7 @@ if [[ ! -x "$dir/kube-apiserver" ]]; then
   ldflags="-s -w -X ${pkg}.gitVersion=${version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean"
   (
     cd "$root/tools/kube-apiserver"
-    CGO_ENABLED=0 nice -n 19 go build -p 1 -trimpath -ldflags "$ldflags" \
+    CGO_ENABLED=0 nice -n 19 go build -p "${KUBE_BUILD_JOBS:-1}" -trimpath -ldflags "$ldflags" \
       -o "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
   )
   mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver"

@@ -17,7 +17,9 @@ func scanBytes(t testing.TB, data []byte, opts scan.Options) scan.Target {
 	return scan.New(opts).ScanReaderAt(context.Background(), "t", bytes.NewReader(data), int64(len(data)))
 }
 
-func fixtureDir(kind string) string { return filepath.Join("..", "..", "..", "fixtures", "pickle", kind) }
+func fixtureDir(kind string) string {
+	return filepath.Join("..", "..", "..", "fixtures", "pickle", kind)
+}
 
 func TestFixturesMaliciousAreDangerous(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(fixtureDir("malicious"), "*"))

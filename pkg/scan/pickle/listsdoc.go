@@ -1,0 +1,53 @@
+package pickle
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// WriteListsMarkdown writes the built-in allow and deny lists, with the
+// reason for each entry, as the Markdown page docs/scanner-lists.md.
+func WriteListsMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Scanner allowlist and denylist (version %s)\n\n", ListVersion)
+	b.WriteString("Generated from `pkg/scan/pickle/lists.go` by `go test ./pkg/scan/pickle -run TestListsDoc -update`; do not edit.\n\n")
+	b.WriteString("The pickle scanner is default-deny: a global that a pickle imports or calls is clean only if it is\n")
+	b.WriteString("listed under *Allowed* (or allowed by a user's `--policy`). Globals in a *critical* module or name\n")
+	b.WriteString("are reported as critical; every other global is reported as high. A policy can never make a\n")
+	b.WriteString("critical global clean.\n\n## Allowed\n\n| module | names | why they are safe |\n|---|---|---|\n")
+	for _, g := range allowGroups {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", g.module, "`"+strings.Join(g.names, "`, `")+"`", g.reason)
+	}
+	b.WriteString("| `sklearn.*` (except ")
+	b.WriteString("`" + strings.Join(sklearnDeny, "`, `") + "`)")
+	b.WriteString(" | public CamelCase class names | scikit-learn estimators and helpers: construction only stores parameters; callables they hold are globals judged on their own |\n")
+	b.WriteString("\n## Critical modules\n\nEvery global in these modules and their submodules (a rule for `asyncio` covers `asyncio.unix_events`) is critical:\nthey give code execution, process control, file or network access, imports or deserialisation.\n\n")
+	mods := append([]string(nil), criticalModules...)
+	sort.Strings(mods)
+	b.WriteString("`" + strings.Join(mods, "`, `") + "`\n")
+	b.WriteString("\n## Critical names\n\nSingle globals that are critical in modules that are not critical as a whole (builtins that evaluate, import, reach attributes or open files; loaders and savers of data libraries; process helpers):\n\n")
+	names := make([]string, 0, len(criticalNames))
+	for n := range criticalNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	b.WriteString("`" + strings.Join(names, "`, `") + "`\n")
+	b.WriteString("\n## Nested loaders\n\nThese deserialise their argument. A call whose argument is a literal in the stream is judged by what the literal holds,\nscanned through the same dispatcher (a `torch.save` archive, another pickle); any other use is critical. The plain-pickle\nloaders among them (`pickle.loads` and kin) are reported as high even on clean content: no library's own serialisation emits\nthem, and they escape a restricted unpickler such as `torch.load(weights_only=True)`.\n\n")
+	loaders := make([]string, 0, len(nestedLoaders))
+	for n := range nestedLoaders {
+		loaders = append(loaders, n)
+	}
+	sort.Strings(loaders)
+	b.WriteString("`" + strings.Join(loaders, "`, `") + "`\n")
+	b.WriteString("\n## Attribute chains\n\nA dotted name is an attribute chain (`shutil` + `os.system` reaches `os.system`). A chain is critical when any link is a dunder\n(`__globals__`, `__builtins__`, ...), names a critical module, or is one of: ")
+	attrs := make([]string, 0, len(dangerousAttrs))
+	for n := range dangerousAttrs {
+		attrs = append(attrs, n)
+	}
+	sort.Strings(attrs)
+	b.WriteString("`" + strings.Join(attrs, "`, `") + "`.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
