@@ -33,6 +33,9 @@ func (SevenZip) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size i
 			err = scan.Malformedf("7z: decoder failed: %v", p)
 		}
 	}()
+	if err := checkSevenZipHeader(r, size, s.Limits()); err != nil {
+		return err
+	}
 	zr, err := sevenzip.NewReader(r, size)
 	if err != nil {
 		return scan.Malformedf("7z: %v", err)
