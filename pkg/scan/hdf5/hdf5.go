@@ -148,6 +148,9 @@ func (f *File) superblock(at int64) error {
 	version := b[8]
 	switch version {
 	case 0, 1:
+		if len(b) < 24 {
+			return scan.Malformedf("hdf5: truncated superblock")
+		}
 		f.offSize, f.lenSize = int(b[13]), int(b[14])
 		if !validSize(f.offSize) || !validSize(f.lenSize) {
 			return scan.Malformedf("hdf5: bad offset/length sizes %d/%d", f.offSize, f.lenSize)
@@ -270,6 +273,7 @@ func (f *File) objectHeader(off int64) ([]message, error) {
 	size := int64(binary.LittleEndian.Uint32(h[8:]))
 	type block struct{ off, size int64 }
 	blocks := []block{{off + 16, size}}
+	seen := map[int64]bool{}
 	var msgs []message
 	for len(blocks) > 0 && len(msgs) < n {
 		if len(blocks) > maxMessages || len(msgs) > maxMessages {
@@ -296,7 +300,7 @@ func (f *File) objectHeader(off int64) ([]message, error) {
 			p = (p + 7) &^ 7
 			msgs = append(msgs, m)
 			if typ == 0x10 {
-				c, err := f.continuation(m.data)
+				c, err := f.continuation(m.data, seen)
 				if err != nil {
 					return nil, err
 				}
@@ -309,7 +313,7 @@ func (f *File) objectHeader(off int64) ([]message, error) {
 
 type cont struct{ off, size int64 }
 
-func (f *File) continuation(d []byte) (cont, error) {
+func (f *File) continuation(d []byte, seen map[int64]bool) (cont, error) {
 	if len(d) < f.offSize+f.lenSize {
 		return cont{}, scan.Malformedf("hdf5: short continuation message")
 	}
@@ -318,6 +322,10 @@ func (f *File) continuation(d []byte) (cont, error) {
 		return cont{}, err
 	}
 	size := f.uint(d[f.offSize:], f.lenSize)
+	if seen[off] {
+		return cont{}, scan.Malformedf("hdf5: object header continuation loop at %d", off)
+	}
+	seen[off] = true
 	if size > uint64(f.size-off) {
 		return cont{}, scan.Malformedf("hdf5: continuation block of %d bytes at %d outside the file", size, off)
 	}
@@ -348,6 +356,7 @@ func (f *File) objectHeaderV2(off int64) ([]message, error) {
 	p += width
 	type block struct{ off, size int64 }
 	blocks := []block{{off + int64(p), chunk0}}
+	seen := map[int64]bool{}
 	var msgs []message
 	hdr := 4
 	if flags&0x04 != 0 {
@@ -392,7 +401,7 @@ func (f *File) objectHeaderV2(off int64) ([]message, error) {
 			q += sz
 			msgs = append(msgs, m)
 			if typ == 0x10 {
-				c, err := f.continuation(m.data)
+				c, err := f.continuation(m.data, seen)
 				if err != nil {
 					return nil, err
 				}
