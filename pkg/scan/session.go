@@ -148,6 +148,15 @@ func (s *Session) Nested(ctx context.Context, member string, r io.ReaderAt, size
 	return res, nil
 }
 
+// Child returns a session for the member at the given path (relative to
+// this one), one level deeper, for a container format that reads a member
+// itself instead of dispatching it (PyTorch's tar format reads its
+// "storages" member as pickles mixed with raw data). Findings reported
+// through it carry the member's path.
+func (s *Session) Child(member string) *Session {
+	return &Session{sc: s.sc, member: joinMember(s.member, member), depth: s.depth + 1, st: s.st}
+}
+
 // NestedStream is Nested for content that can only be read once (a
 // decompressor's output). It spools the stream, charging every byte to the
 // expansion budget, then dispatches it.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
 
 // Tar is a tar archive (POSIX, GNU, PAX or v7), including PyTorch's oldest
@@ -55,8 +56,16 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 	sec := io.NewSectionReader(r, 0, size)
 	tr := tar.NewReader(posReader{sec})
 	lim := s.Limits()
+	type entry struct {
+		name, member string
+		pos, size    int64
+	}
+	var entries []entry
 	seen := map[string]int{}
 	var names []string
+	var readErr error
+	// First the member list, so that PyTorch's tar format is known before
+	// its members are read.
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -69,10 +78,12 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 			if n == 0 {
 				return scan.Malformedf("tar: %v", err)
 			}
-			return fmt.Errorf("%w: tar: %v", scan.ErrMalformed, err)
+			readErr = fmt.Errorf("%w: tar: %v", scan.ErrMalformed, err)
+			break
 		}
 		if n >= lim.MaxEntries {
-			return &scan.LimitError{Limit: "max-entries", Max: int64(lim.MaxEntries)}
+			readErr = &scan.LimitError{Limit: "max-entries", Max: int64(lim.MaxEntries)}
+			break
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeChar && hdr.Typeflag != tar.TypeGNUSparse && hdr.Typeflag != '\x00' {
 			continue // directories, links, devices: nothing to load
@@ -86,6 +97,7 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 				Message: fmt.Sprintf("duplicate member name %q: extraction keeps the last; every copy is scanned", hdr.Name)})
 		}
 		if hdr.Typeflag == tar.TypeGNUSparse || hdr.Size < 0 {
+			// Sparse data is not contiguous in the archive: stream it now.
 			if _, err := s.NestedStream(ctx, member, tr); err != nil {
 				return err
 			}
@@ -100,14 +112,28 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 			s.ReportError(member, scan.Malformedf("tar: member %q extends past the end of the file", hdr.Name))
 			n = max(size-pos, 0)
 		}
-		if _, err := s.Nested(ctx, member, io.NewSectionReader(r, pos, n), n); err != nil {
+		entries = append(entries, entry{hdr.Name, member, pos, n})
+	}
+	isTorch := isTorchTar(names)
+	if isTorch {
+		s.SetFormat("pytorch-tar")
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sr := io.NewSectionReader(r, e.pos, e.size)
+		if isTorch && torch.IsTarStream(e.name) {
+			if err := torch.ScanTarStream(ctx, s.Child(e.member), e.name, sr, e.size); err != nil {
+				s.ReportError(e.member, err)
+			}
+			continue
+		}
+		if _, err := s.Nested(ctx, e.member, sr, e.size); err != nil {
 			return err
 		}
 	}
-	if isTorchTar(names) {
-		s.SetFormat("pytorch-tar")
-	}
-	return nil
+	return readErr
 }
 
 // isTorchTar reports whether the members are those of torch.save's tar

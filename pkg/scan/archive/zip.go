@@ -128,6 +128,7 @@ func scanZip(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) er
 	}
 	seen := map[string]int{}
 	var out int64
+	encrypted := 0
 	for i := range d.Entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -145,8 +146,11 @@ func scanZip(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) er
 				Message: "local header that the central directory does not list: a member hidden from directory-based readers"})
 		}
 		if e.Flags&1 != 0 {
-			s.Report(scan.Finding{RuleID: scan.RuleArchive, Severity: scan.SeverityMedium, Member: member, Offset: e.Local,
-				Message: "member is marked encrypted: PyTorch ignores the flag and reads it as plain data, and so does the scan"})
+			if encrypted == 0 {
+				s.Report(scan.Finding{RuleID: scan.RuleArchive, Severity: scan.SeverityMedium, Member: member, Offset: e.Local,
+					Message: "member is marked encrypted (password-protected zip): PyTorch ignores the flag and reads it as plain data, and so does the scan; a truly encrypted member cannot be analysed"})
+			}
+			encrypted++
 		}
 		if strings.HasSuffix(e.Name, "/") && e.CompSize == 0 {
 			continue // a directory
