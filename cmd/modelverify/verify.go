@@ -228,7 +228,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 				}{true, res, scanRes})
 			}
 			fmt.Fprintf(out, "verified %s: %d resources, sha256:%s, signed by %s", target, res.Resources, res.Digest, res.Signer.Authority)
-			if res.Signer.Identity != "" {
+			if res.Signer.Issuer != "" {
 				fmt.Fprintf(out, " (%s, %s)", res.Signer.Identity, res.Signer.Issuer)
 			}
 			fmt.Fprintln(out)

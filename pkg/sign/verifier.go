@@ -1,9 +1,9 @@
 package sign
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strings"
@@ -346,12 +346,15 @@ func firstSAN(c *x509.Certificate) string {
 	return c.Subject.String()
 }
 
-// oidcIssuer reads the Fulcio issuer extension (v2, then v1).
+// oidcIssuer reads the Fulcio issuer extension (v2, a DER UTF8String; then
+// v1, raw bytes).
 func oidcIssuer(c *x509.Certificate) string {
 	for _, e := range c.Extensions {
-		id := e.Id.String()
-		if id == "1.3.6.1.4.1.57264.1.8" && len(e.Value) > 2 {
-			return string(bytes.TrimLeft(e.Value[2:], "\x00"))
+		if e.Id.String() == "1.3.6.1.4.1.57264.1.8" {
+			var v string
+			if _, err := asn1.UnmarshalWithParams(e.Value, &v, "utf8"); err == nil {
+				return v
+			}
 		}
 	}
 	for _, e := range c.Extensions {
