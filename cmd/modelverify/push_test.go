@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/oci"
+
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/pkg/manifest"
 )
@@ -125,5 +130,47 @@ func TestRegistryCommandExitCodes(t *testing.T) {
 				t.Fatalf("exit %d, want %d: %s", code, tt.want, errOut)
 			}
 		})
+	}
+}
+
+// TestPullHostileManifestExitsTwo stores a model manifest whose layer path
+// climbs out of the target directory and checks that pull refuses it with
+// exit 2 and writes nothing.
+func TestPullHostileManifestExitsTwo(t *testing.T) {
+	ctx := context.Background()
+	layout := filepath.Join(t.TempDir(), "store")
+	store, err := oci.NewWithContext(ctx, layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("payload")
+	layer := content.NewDescriptorFromBytes(manifest.MediaTypeWeight, blob)
+	layer.Annotations = map[string]string{manifest.AnnotationFilepath: "../escaped", manifest.AnnotationTitle: "../escaped"}
+	cfg := []byte(`{}`)
+	cfgDesc := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
+	for _, b := range []struct {
+		d ocispec.Descriptor
+		b []byte
+	}{{layer, blob}, {cfgDesc, cfg}} {
+		if err := store.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, manifest.ArtifactTypeModel, oras.PackManifestOptions{
+		Layers: []ocispec.Descriptor{layer}, ConfigDescriptor: &cfgDesc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(ctx, desc, "evil"); err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	_, errOut, code := runRegistryCmd(t, "pull", "oci-layout://"+layout+":evil", filepath.Join(parent, "out"))
+	if code != exitFailed || !strings.Contains(errOut, "unsafe path") {
+		t.Fatalf("exit %d, want %d: %s", code, exitFailed, errOut)
+	}
+	if e, _ := os.ReadDir(parent); len(e) != 0 {
+		t.Fatalf("pull wrote %v", e)
 	}
 }

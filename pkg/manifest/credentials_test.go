@@ -54,3 +54,28 @@ func TestCredentialsFromDockerConfig(t *testing.T) {
 		t.Fatalf("resolve with $DOCKER_CONFIG credentials: %v", err)
 	}
 }
+
+// TestCredentialHelper uses a real credential helper program, found on PATH
+// as docker finds it, named by credHelpers in the Docker config.
+func TestCredentialHelper(t *testing.T) {
+	host := registry.NewInProcessWithAuth(t, false, "bob", "hunter2")
+	bin := t.TempDir()
+	helper := "#!/bin/sh\n" +
+		"[ \"$1\" = get ] || exit 1\n" +
+		"read server\n" +
+		"printf '{\"ServerURL\":\"%s\",\"Username\":\"bob\",\"Secret\":\"hunter2\"}' \"$server\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-mvtest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte(`{"credHelpers":{"`+host+`":"mvtest"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "w.bin"), []byte("weights"))
+	target, ref := openRef(t, "oci://"+host+"/private/m:v1", RegistryOptions{PlainHTTP: true, DockerConfig: cfg})
+	if _, err := Push(context.Background(), src, target, ref, PushOptions{}); err != nil {
+		t.Fatalf("push with a credential helper: %v", err)
+	}
+}
