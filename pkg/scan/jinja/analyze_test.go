@@ -106,6 +106,16 @@ func TestFolding(t *testing.T) {
 		{"name of a module", `{{ os.system('id') }}`, "os"},
 		{"eval", `{{ eval('1') }}`, "eval"},
 		{"popen attribute", `{{ x.popen('id') }}`, "popen"},
+		{"repeated %c format", `{{ x|attr(("%c"*2)|format(95,95) ~ "class" ~ ("%c"*2)|format(95,95)) }}`, "__class__"},
+		{"adjacent string literals", `{{ x|attr('__cl' 'ass__') }}`, "__class__"},
+		{"unicode escapes", `{{ x['\u005f\u005fglobals\u005f\u005f'] }}`, "__globals__"},
+		{"sort attribute argument", `{{ x|sort(attribute='__class__') }}`, "__class__"},
+		{"map attr through a variable", `{% set f = 'attr' %}{{ x|map(f, '__class__') }}`, "__class__"},
+		{"subscript with a variable key", `{% set k = "__globals__" %}{{ lipsum[k] }}`, "__globals__"},
+		{"string repetition", `{{ x|attr(["_"*2, "init", "_"*2]|join) }}`, "__init__"},
+		{"for loop over a constant string list", `{% for n in ['a', '__base__'] %}{{ x|attr(n) }}{% endfor %}`, "__base__"},
+		{"method on a folded string", `{{ x|attr('__CLASS__'.lower()) }}`, "__class__"},
+		{"name-mangled context", `{{ self._TemplateReference__context }}`, "_TemplateReference__context"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
