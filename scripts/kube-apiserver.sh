@@ -7,7 +7,9 @@
 #
 # The binary comes from tools/kube-apiserver (a separate module pinning
 # k8s.io/kubernetes). A cold build takes several minutes; later runs reuse
-# the cached binary. Override the folder with MODELVERIFY_KUBE_ASSETS.
+# the cached binary. Override the folder with MODELVERIFY_KUBE_ASSETS, the
+# build parallelism with KUBE_BUILD_JOBS (default 1: the build is large and
+# runs at the lowest priority so that it does not starve other work).
 set -euo pipefail
 
 version=v1.37.2
@@ -36,7 +38,7 @@ if [[ ! -e "$dir/etcd" ]]; then
   if [[ -x "$etcd" ]]; then
     ln -sf "$etcd" "$dir/etcd"
   else
-    echo "warning: no etcd at $etcd (Debian package etcd-server)" >&2
+    echo "warning: no etcd at $etcd (Debian package etcd-server); the admission end-to-end test will not run" >&2
   fi
 fi
 
