@@ -17,9 +17,11 @@
 package hdf5
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -55,6 +57,14 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 		return err
 	}
 	attrs, err := f.RootAttributes()
+	if errors.Is(err, errDense) {
+		// The config cannot be located, but a Lambda's markers are plain
+		// text in the heap's direct blocks: look for them in the raw bytes,
+		// so that a dangerous file is still reported as dangerous.
+		if serr := rawLambdaSearch(ctx, s, r, size); serr != nil {
+			return serr
+		}
+	}
 	for _, a := range attrs {
 		if a.Name == "model_config" {
 			s.SetFormat("keras-h5")
@@ -68,6 +78,10 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 	}
 	return err
 }
+
+// errDense reports root attributes kept in dense storage, which this reader
+// does not decode: the file cannot be analysed completely.
+var errDense = scan.Malformedf("hdf5: root attributes in dense storage (fractal heap) are not read")
 
 // Attribute is a string attribute of the root group.
 type Attribute struct {
@@ -230,7 +244,7 @@ func (f *File) RootAttributes() ([]Attribute, error) {
 			if dense, err := f.hasDenseAttributes(m.data); err != nil {
 				return out, err
 			} else if dense {
-				return out, fmt.Errorf("%w: hdf5: root attributes in dense storage are not read", scan.ErrUnsupported)
+				return out, errDense
 			}
 		}
 	}
@@ -562,4 +576,39 @@ func (f *File) globalHeapObject(addr uint64, index uint32, length int64) ([]byte
 		p += int((size + 7) &^ 7)
 	}
 	return nil, scan.Malformedf("hdf5: global heap object %d not found", index)
+}
+
+// lambdaMarkers are byte strings that only a Keras Lambda config holds.
+var lambdaMarkers = [][]byte{[]byte(`"__lambda__"`), []byte(`"class_name": "Lambda"`), []byte(`"class_name":"Lambda"`), []byte(`"function_type": "lambda"`)}
+
+// rawLambdaSearch streams the file looking for Lambda markers.
+func rawLambdaSearch(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<20)
+	const overlap = 64
+	buf := make([]byte, 0, 1<<20+overlap)
+	var off int64
+	chunk := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := io.ReadFull(br, chunk)
+		buf = append(buf, chunk[:n]...)
+		for _, m := range lambdaMarkers {
+			if i := bytes.Index(buf, m); i >= 0 {
+				s.Report(scan.Finding{RuleID: scan.RuleKerasLambda, Severity: scan.SeverityCritical, Offset: off + int64(i),
+					Symbol: "Lambda", Message: "Keras Lambda layer marker in attribute data this reader cannot decode (dense storage): the model carries Python bytecode"})
+				return nil
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("hdf5: read: %w", err)
+		}
+		keep := min(len(buf), overlap)
+		off += int64(len(buf) - keep)
+		buf = append(buf[:0], buf[len(buf)-keep:]...)
+	}
 }
