@@ -35,6 +35,10 @@ var allowGroups = []allowGroup{
 		"ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage",
 		"QUInt2x4Storage", "UntypedStorage", "TypedStorage",
 	}},
+	{"PyTorch tensor type classes named by old (tar format) checkpoints", "torch", []string{
+		"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor", "IntTensor", "ShortTensor",
+		"CharTensor", "ByteTensor", "BoolTensor",
+	}},
 	{"PyTorch storage classes by module path", "torch.storage", []string{"UntypedStorage", "TypedStorage", "_LegacyStorage"}},
 	{"PyTorch dtypes, layouts, memory formats and quantisation schemes: constants", "torch", []string{
 		"float32", "float", "float64", "double", "float16", "half", "bfloat16", "uint8", "int8", "int16",
