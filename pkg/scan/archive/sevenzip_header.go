@@ -419,9 +419,6 @@ func checkSevenZipHeader(r io.ReaderAt, size int64, lim scan.Limits) error {
 	if w.folders != 1 || len(w.packSizes) != 1 || len(w.unpackSizes) != 1 {
 		return scan.Malformedf("7z: encoded header is not one stream")
 	}
-	if !bytes.Equal(w.coderID, []byte{3, 1, 1}) || len(w.coderProps) != 5 {
-		return scan.Malformedf("7z: encoded header uses coder %x, not LZMA (an encrypted header cannot be analysed)", w.coderID)
-	}
 	if int64(w.unpackSizes[0]) > lim.MaxHeaderBytes || w.unpackSizes[0] > 1<<40 {
 		return &scan.LimitError{Limit: "max-header-bytes", Max: lim.MaxHeaderBytes}
 	}
@@ -429,13 +426,38 @@ func checkSevenZipHeader(r io.ReaderAt, size int64, lim scan.Limits) error {
 	if pos > uint64(size) || w.packSizes[0] > uint64(size)-pos {
 		return scan.Malformedf("7z: encoded header outside the file")
 	}
-	alone := make([]byte, 13)
-	copy(alone, w.coderProps)
-	binary.LittleEndian.PutUint64(alone[5:], w.unpackSizes[0])
-	cfg := lzma.ReaderConfig{DictCap: int(min(lim.MaxWindowBytes, 1<<31-1))}
-	lr, err := cfg.NewReader(io.MultiReader(bytes.NewReader(alone), io.NewSectionReader(r, int64(pos), int64(w.packSizes[0]))))
-	if err != nil {
-		return scan.Malformedf("7z: encoded header: %v", err)
+	packed := io.NewSectionReader(r, int64(pos), int64(w.packSizes[0]))
+	window := int(min(lim.MaxWindowBytes, 1<<31-1))
+	var lr io.Reader
+	switch {
+	case bytes.Equal(w.coderID, []byte{3, 1, 1}) && len(w.coderProps) == 5: // LZMA
+		alone := make([]byte, 13)
+		copy(alone, w.coderProps)
+		binary.LittleEndian.PutUint64(alone[5:], w.unpackSizes[0])
+		zr, err := lzma.ReaderConfig{DictCap: window}.NewReader(io.MultiReader(bytes.NewReader(alone), packed))
+		if err != nil {
+			return scan.Malformedf("7z: encoded header: %v", err)
+		}
+		lr = zr
+	case bytes.Equal(w.coderID, []byte{0x21}) && len(w.coderProps) == 1: // LZMA2
+		p := w.coderProps[0]
+		if p > 40 {
+			return scan.Malformedf("7z: encoded header: bad LZMA2 dictionary")
+		}
+		dict := int64(1<<32 - 1)
+		if p < 40 {
+			dict = int64(2|p&1) << (p/2 + 11)
+		}
+		if dict > int64(window) {
+			return &scan.LimitError{Limit: "max-window-bytes", Max: int64(window)}
+		}
+		zr, err := lzma.Reader2Config{DictCap: int(max(dict, lzma.MinDictCap))}.NewReader2(packed)
+		if err != nil {
+			return scan.Malformedf("7z: encoded header: %v", err)
+		}
+		lr = zr
+	default:
+		return scan.Malformedf("7z: encoded header uses coder %x, not LZMA or LZMA2 (an encrypted header cannot be analysed)", w.coderID)
 	}
 	inner := &szWalker{r: bufio.NewReader(io.LimitReader(lr, int64(w.unpackSizes[0]))), limit: w.limit}
 	if id, err := inner.byte(); err != nil || id != szHeader {
