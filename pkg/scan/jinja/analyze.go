@@ -606,8 +606,13 @@ func times(a, b val) val {
 	case a.k == kNum && b.k == kNum:
 		return numVal(a.num * b.num)
 	case a.k == kStr && b.k == kNum && b.num >= 0 && b.num <= 256:
+		for _, s := range a.strs {
+			if len(s)*int(b.num) > maxStrLen {
+				return builtUnknown(a.strs)
+			}
+		}
 		return mapStr(a, func(s string) string { return strings.Repeat(s, int(b.num)) })
-	case a.k == kList && b.k == kNum && b.num >= 0 && int(b.num)*len(a.items) <= maxItems:
+	case a.k == kList && b.k == kNum && b.num >= 0 && b.num <= maxItems && int(b.num)*len(a.items) <= maxItems:
 		var items []val
 		for range b.num {
 			items = append(items, a.items...)

@@ -79,8 +79,10 @@ func dedupe(s []string) []string {
 		s = s[:maxAlts*4]
 	}
 	out := make([]string, 0, len(s))
+	seen := make(map[string]bool, len(s))
 	for _, x := range s {
-		if !slices.Contains(out, x) {
+		if !seen[x] {
+			seen[x] = true
 			out = append(out, x)
 		}
 	}
@@ -110,6 +112,9 @@ func concat(a, b val) val {
 		var out []string
 		for _, x := range sa {
 			for _, y := range sb {
+				if len(x)+len(y) > maxStrLen {
+					return builtUnknown(append(slices.Clone(sa), sb...))
+				}
 				out = append(out, x+y)
 			}
 		}
@@ -150,6 +155,9 @@ func mapStr(v val, f func(string) string) val {
 // str.join do.
 func joinItems(items []val, sep val) val {
 	acc := strVal("")
+	if len(items) > maxItems {
+		return builtUnknown(nil)
+	}
 	for i, it := range items {
 		if i > 0 {
 			acc = concat(acc, sep)
@@ -182,6 +190,9 @@ func elements(v val) val {
 		acc := v.items[0]
 		for _, it := range v.items[1:] {
 			acc = union(acc, it)
+			if acc.k == kUnknown && len(acc.frags) >= maxAlts*4 {
+				break // already as vague as it gets
+			}
 		}
 		return acc
 	case kStr:
@@ -382,6 +393,7 @@ func pySlice(n int, start, stop, step *int64) []int {
 		return nil
 	}
 	N := int64(n)
+	st = max(-N-1, min(st, N+1)) // a larger step takes one element, and cannot overflow
 	norm := func(p *int64, def int64, lo, hi int64) int64 {
 		if p == nil {
 			return def
