@@ -199,3 +199,16 @@ func (v *Verifier) VerifyScanOCI(ctx context.Context, target manifest.Target, de
 	}
 	return nil, verificationErrorf(ErrNoSignature, nil, "%s has no scan attestation", desc.Digest)
 }
+
+// MaxSeverity is the highest attested finding severity, and false when the
+// scan found nothing.
+func (r *ScanResult) MaxSeverity() (scan.Severity, bool) {
+	if r.Predicate.MaxSeverity == "" || r.Predicate.MaxSeverity == "none" {
+		return 0, false
+	}
+	s, err := scan.ParseSeverity(r.Predicate.MaxSeverity)
+	if err != nil {
+		return scan.SeverityCritical, true // unknown: assume the worst
+	}
+	return s, true
+}

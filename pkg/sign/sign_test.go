@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -425,5 +427,33 @@ func TestEncryptedPrivateKey(t *testing.T) {
 	got, err = sign.ParsePrivateKeyPEM(readFile(t, p2), []byte("other"))
 	if err != nil || !got.Equal(priv) {
 		t.Fatalf("openssl-encrypted key: %v", err)
+	}
+}
+
+func TestKeylessSignerOptionsAndServerErrors(t *testing.T) {
+	for _, o := range []sign.KeylessOptions{
+		{RekorURL: "http://127.0.0.1:1", IDToken: "t"},
+		{FulcioURL: "http://127.0.0.1:1", IDToken: "t"},
+		{FulcioURL: "http://127.0.0.1:1", RekorURL: "http://127.0.0.1:1"},
+	} {
+		if _, err := sign.NewKeylessSigner(o); err == nil {
+			t.Errorf("%+v: accepted", o)
+		}
+	}
+	// A Fulcio that refuses: signing fails, nothing is written.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	s, err := sign.NewKeylessSigner(sign.KeylessOptions{FulcioURL: srv.URL, RekorURL: srv.URL, IDToken: "eyJ.e30.sig", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTree(t, sampleModel)
+	if _, err := sign.SignFolder(ctx, s, dir, sign.SignFolderOptions{}); err == nil || sign.IsVerificationError(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model.sig")); err == nil {
+		t.Error("a signature was written although signing failed")
 	}
 }
