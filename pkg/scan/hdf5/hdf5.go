@@ -11,9 +11,10 @@
 // bounds-checked Go code with no allocation from a declared size, instead of
 // a C library whose own parser is the attack surface (libhdf5 has a long
 // CVE history). The binary also stays static. Attributes kept in dense
-// storage (a fractal heap, used only for attributes over 64 KiB with the
-// latest file format) are not read: the file is then reported as not
-// analysed completely rather than guessed at.
+// storage (a fractal heap: more than eight attributes with the latest file
+// format, which Keras does not write) are not decoded: the file is then
+// reported as not analysed completely rather than guessed at, after a search
+// of its raw bytes for a Lambda's markers.
 package hdf5
 
 import (
