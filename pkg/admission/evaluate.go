@@ -172,16 +172,17 @@ func (p *Policy) evaluateOne(ctx context.Context, m Model, opts EvalOptions) Mod
 		md.Reason = "not pinned to a digest (use @sha256:..., or install the mutating webhook that pins tags)"
 		return md
 	}
-	digest, err := p.resolver.Resolve(ctx, ref)
-	if err != nil {
-		md.Outcome = Undecided
-		md.Reason = "could not resolve the reference, denied (fail closed): " + err.Error()
-		return md
-	}
-	if ref.Pinned() && digest != ref.Digest {
-		md.Outcome = Undecided
-		md.Reason = fmt.Sprintf("registry returned digest %s for %s, denied (fail closed)", digest, ref.Digest)
-		return md
+	// A pinned reference needs no lookup: the digest is what will run,
+	// and verification fetches the manifest by that digest.
+	digest := ref.Digest
+	if !ref.Pinned() {
+		d, err := p.resolver.Resolve(ctx, ref)
+		if err != nil {
+			md.Outcome = Undecided
+			md.Reason = "could not resolve the reference, denied (fail closed): " + err.Error()
+			return md
+		}
+		digest = d
 	}
 	pinned := ref.WithDigest(digest)
 	md.Pinned = pinned.String()

@@ -84,8 +84,10 @@ func (a worldAuthority) VerifySignature(_ context.Context, ref Reference) error 
 	a.w.verifies.Add(1)
 	a.w.mu.Lock()
 	defer a.w.mu.Unlock()
-	if err := a.w.broken["sig:"+ref.Digest]; err != nil {
-		return err
+	for _, key := range []string{ref.Digest, "sig:" + ref.Digest} {
+		if err := a.w.broken[key]; err != nil {
+			return err
+		}
 	}
 	if !a.w.evidence[a.name][ref.Digest].signed {
 		return fmt.Errorf("%w: no signature verifies", ErrNotVerified)
