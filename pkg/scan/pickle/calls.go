@@ -69,6 +69,9 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 		return val{k: kUnknown}
 	}
 	g := fn.p.g
+	if m.recordCalls {
+		m.called = append(m.called, g)
+	}
 	var items []val
 	if args.k == kTuple && args.p != nil {
 		items = args.p.items
@@ -240,6 +243,7 @@ func (m *vm) joblibArray(state val, off int64) (val, error) {
 	if object {
 		return val{k: kUnknown}, m.inlinePickle()
 	}
+	start := m.r.offset()
 	if a, ok := m.dictGet(state, "numpy_array_alignment_bytes"); ok && a.k == kInt {
 		pad, err := m.uint(1)
 		if err != nil {
@@ -255,7 +259,32 @@ func (m *vm) joblibArray(state val, off int64) (val, error) {
 	if err := m.r.skip(count * itemsize); err != nil {
 		return val{}, err
 	}
+	m.shadowScan(start, m.r.offset()-start, off)
 	return val{k: kUnknown}, nil
+}
+
+// shadowScan reads the bytes joblib treats as raw array data as a plain
+// unpickler would: pickle.load on the same file parses them as opcodes. A
+// payload hidden there is harmless under joblib.load but runs under
+// pickle.load, so any call of a global that is not allowed is reported.
+// Ordinary array data fails to parse within a few bytes.
+func (m *vm) shadowScan(start, n, off int64) {
+	if n == 0 || m.depth >= m.lim.MaxDepth {
+		return
+	}
+	sh := newVM(m.ctx, m.s, m.ra, start, start+n)
+	sh.depth = m.depth + 1
+	sh.ext = m.ext
+	sh.lim.MaxOpcodes = min(m.lim.MaxOpcodes, max(n, 1<<16))
+	sh.recordCalls = true
+	sh.one()
+	for _, g := range sh.called {
+		if g.verdict == gAllowed {
+			continue
+		}
+		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
+			fmt.Sprintf("the raw array bytes of the joblib array wrapper at offset %d hold a pickle that calls %s: harmless under joblib.load, it runs if the file is loaded with pickle.load", off, g.symbol()))
+	}
 }
 
 // inlinePickle runs the pickle that joblib stores inline for an object

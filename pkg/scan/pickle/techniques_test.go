@@ -43,6 +43,7 @@ func TestTechniquesResolveAsCPythonDoes(t *testing.T) {
 		{"nested_loader_escapes.pkl", scan.RuleNestedPickle, "pickle.loads", "STACK_GLOBAL", scan.SeverityCritical},
 		{"nested_codecs_payload.pkl", scan.RuleDangerousGlobal, "posix.system", "GLOBAL", scan.SeverityCritical},
 		{"joblib_after_array.joblib", scan.RuleDangerousGlobal, "posix.system", "STACK_GLOBAL", scan.SeverityCritical},
+		{"joblib_payload_in_array_bytes.joblib", scan.RuleDangerousGlobal, "posix.system", "GLOBAL", scan.SeverityCritical},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+" reports "+tt.symbol, func(t *testing.T) {
