@@ -86,8 +86,8 @@ func findEnd(r io.ReaderAt, size int64) (cdOff, cdSize, count, endPos int64, err
 				// The record sits right before the locator; its declared
 				// offset is relative to the zip's start, which may not be 0.
 				pos := endPos - 20 - end64Len
-				if pos < 0 {
-					pos = off64
+				if pos < 0 || !hasSig(r, pos, sigEnd64) {
+					pos = off64 // a record with extensible data, where it says it is
 				}
 				if _, err := r.ReadAt(e, pos); err == nil && string(e[:4]) == sigEnd64 {
 					count = int64(binary.LittleEndian.Uint64(e[32:]))
@@ -338,3 +338,9 @@ func findSig(r io.ReaderAt, from, to int64, sig string) []int64 {
 }
 
 func (e zipEntry) String() string { return fmt.Sprintf("%s@%d", e.Name, e.Local) }
+
+func hasSig(r io.ReaderAt, off int64, sig string) bool {
+	b := make([]byte, len(sig))
+	_, err := r.ReadAt(b, off)
+	return err == nil && string(b) == sig
+}
