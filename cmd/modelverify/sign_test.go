@@ -291,3 +291,29 @@ func testChain(t *testing.T) (root, inter, leaf *x509.Certificate, leafKey *ecds
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, inter, &leafKey.PublicKey, ik)
 	return root, inter, leaf, leafKey
 }
+
+func TestKeylessSignCommand(t *testing.T) {
+	svc := sigstore.NewServices(t)
+	rootPath := filepath.Join(t.TempDir(), "trusted_root.json")
+	os.WriteFile(rootPath, svc.TrustedRootJSON(t), 0o644)
+	t.Setenv("SIGSTORE_ID_TOKEN", sigstore.IDToken("ci@example.com", "https://issuer.example"))
+	signFlags := []string{"--fulcio-url", svc.FulcioURL, "--rekor-url", svc.RekorURL, "--trusted-root", rootPath}
+	verifyFlags := []string{"--certificate-identity", "ci@example.com", "--certificate-oidc-issuer", "https://issuer.example", "--trusted-root", rootPath}
+
+	dir := modelDir(t)
+	expectExit(t, 0, append(append([]string{"sign"}, signFlags...), dir)...)
+	expectExit(t, 0, append(append([]string{"verify"}, verifyFlags...), dir)...)
+	expectExit(t, 1, "verify", "--certificate-identity", "ci@example.com", "--certificate-oidc-issuer", "https://other.example", "--trusted-root", rootPath, dir)
+
+	ref := "oci://" + registry.NewInProcess(t, true) + "/models/bert:v1"
+	pr, _ := manifest.ParseRef(ref)
+	target, _ := manifest.Open(context.Background(), pr, manifest.RegistryOptions{PlainHTTP: true})
+	if _, err := manifest.Push(context.Background(), modelDir(t), target, pr, manifest.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectExit(t, 0, append(append([]string{"sign", "--plain-http"}, signFlags...), ref)...)
+	expectExit(t, 0, append(append([]string{"verify", "--plain-http"}, verifyFlags...), ref)...)
+
+	// An unreachable Fulcio: could not sign, exit 2.
+	expectExit(t, 2, "sign", "--fulcio-url", "http://127.0.0.1:1", "--rekor-url", "http://127.0.0.1:1", modelDir(t))
+}

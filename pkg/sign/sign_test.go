@@ -457,3 +457,40 @@ func TestKeylessSignerOptionsAndServerErrors(t *testing.T) {
 		t.Error("a signature was written although signing failed")
 	}
 }
+
+func TestKeylessSignThroughFulcioAndRekor(t *testing.T) {
+	svc := sigstore.NewServices(t)
+	tr, err := sign.LoadTrustedRoot(svc.TrustedRootJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const who, issuer = "release@example.com", "https://issuer.example.com"
+	s, err := sign.NewKeylessSigner(sign.KeylessOptions{
+		FulcioURL: svc.FulcioURL, RekorURL: svc.RekorURL, IDToken: sigstore.IDToken(who, issuer), TrustedRoot: tr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTree(t, sampleModel)
+	if _, err := sign.SignFolder(ctx, s, dir, sign.SignFolderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id sign.Identity
+		ok bool
+	}{
+		{sign.Identity{Subject: who, Issuer: issuer}, true},
+		{sign.Identity{Subject: "else@example.com", Issuer: issuer}, false},
+		{sign.Identity{Subject: who, Issuer: "https://accounts.google.com"}, false},
+	} {
+		a, _ := sign.KeylessAuthority(tr, tc.id)
+		v, _ := sign.NewVerifier(a)
+		res, err := v.VerifyFolder(ctx, dir, sign.VerifyFolderOptions{})
+		if tc.ok && (err != nil || res.Signer.Identity != who || res.Signer.Issuer != issuer) {
+			t.Errorf("%v: %v %+v", tc.id, err, res)
+		}
+		if !tc.ok && !errors.Is(err, sign.ErrSignature) {
+			t.Errorf("%v: err = %v, want ErrSignature", tc.id, err)
+		}
+	}
+}
