@@ -72,7 +72,7 @@ var dunderRE = regexp.MustCompile(`__[A-Za-z][A-Za-z0-9_]*__`)
 
 // codeWordRE finds the names of code-running modules and builtins in raw
 // text.
-var codeWordRE = regexp.MustCompile(`\b(os|popen|subprocess|eval|exec|import_module|importlib|__import__|builtins|system|getattr|globals)\b`)
+var codeWordRE = regexp.MustCompile(`\b(os|popen|subprocess|eval|exec|import_module|importlib|__import__|builtins|getattr)\b`)
 
 // textualIssues is the fallback check for a template that does not parse:
 // Jinja would refuse it too, unless it uses syntax this parser lacks, so
@@ -114,8 +114,11 @@ var dangerousNames = map[string]bool{
 }
 
 // dangerousAttrs are attribute names that lead to code, frames or the OS.
+// Words that chat templates use as ordinary dictionary keys ("system",
+// "open") are left out: reaching os.system needs a dunder or an os name
+// first, and those are reported.
 var dangerousAttrs = map[string]bool{
-	"os": true, "sys": true, "subprocess": true, "popen": true, "Popen": true, "system": true,
+	"os": true, "sys": true, "subprocess": true, "popen": true, "Popen": true,
 	"eval": true, "exec": true, "execfile": true, "compile": true, "import_module": true,
 	"builtins": true, "check_output": true, "check_call": true, "getoutput": true,
 	"getstatusoutput": true, "load_module": true, "func_globals": true, "func_code": true,
@@ -124,7 +127,6 @@ var dangerousAttrs = map[string]bool{
 	"mro": true, "im_func": true, "im_class": true, "environ": true, "getenv": true, "putenv": true,
 	"fork": true, "forkpty": true, "startfile": true, "spawnl": true, "spawnv": true, "spawnlp": true,
 	"spawnvp": true, "execl": true, "execv": true, "execlp": true, "execvp": true, "execve": true,
-	"unlink": true, "rmdir": true, "listdir": true, "open": true,
 }
 
 // globalFuncs are the functions Jinja and chat-template renderers provide.

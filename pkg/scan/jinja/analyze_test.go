@@ -178,3 +178,20 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestOrdinaryKeysNamedLikeFunctionsAreClean(t *testing.T) {
+	r := Analyze(`{% if message['role'] == 'system' %}{{ message.system }}{{ message['open'] }}{% endif %}`, Options{})
+	if r.Err != nil || len(r.Issues) != 0 {
+		t.Fatalf("err %v issues %+v", r.Err, r.Issues)
+	}
+}
+
+func TestUnparsableBenignTemplateIsNotCritical(t *testing.T) {
+	r := Analyze(`{% if message['role'] == 'system' %}{{ message.content }}{% trans %}hi{% endtrans %}{% endif %}`, Options{})
+	if r.Err == nil {
+		t.Fatal("an unknown tag parsed")
+	}
+	if len(r.Issues) != 0 {
+		t.Fatalf("issues %+v", r.Issues)
+	}
+}
