@@ -335,8 +335,12 @@ func (a *analyzer) close(f *frame) summary {
 				"Keras Lambda layer with marshalled Python bytecode: the code runs when the model loads")
 			sum.reported = true
 		case c.functionType == "function":
-			a.report(scan.SeverityHigh, scan.RuleKerasLambda, "Lambda",
-				"Keras Lambda layer calling a Python function by name, resolved from the loader's modules")
+			sev := scan.SeverityHigh
+			if top, _, _ := strings.Cut(c.module, "."); codeModules[top] {
+				sev = scan.SeverityCritical
+			}
+			a.report(sev, scan.RuleKerasLambda, "Lambda",
+				fmt.Sprintf("Keras Lambda layer calling a Python function by name from module %q", c.module))
 			sum.reported = true
 		}
 	}
@@ -353,7 +357,9 @@ func (a *analyzer) close(f *frame) summary {
 		a.report(scan.SeverityCritical, scan.RuleKerasModule, f.module+"."+name,
 			fmt.Sprintf("Keras config calls %s.%s, which fetches or writes files or turns off safe mode", f.module, name))
 	}
-	if f.module != "" {
+	// Keras objects always carry class_name beside module; other JSON that
+	// happens to have a "module" key is not a Keras config.
+	if f.module != "" && f.className != "" {
 		top, _, _ := strings.Cut(f.module, ".")
 		if !kerasPackages[top] {
 			sev := scan.SeverityHigh
@@ -368,7 +374,7 @@ func (a *analyzer) close(f *frame) summary {
 				fmt.Sprintf("Keras config names module %q (class %q): loading imports it", f.module, f.className))
 		}
 	}
-	if pkg, _, ok := strings.Cut(f.registeredName, ">"); ok && !kerasPackages[pkg] {
+	if pkg, _, ok := strings.Cut(f.registeredName, ">"); ok && f.className != "" && !kerasPackages[pkg] {
 		a.report(scan.SeverityHigh, scan.RuleKerasModule, f.registeredName,
 			fmt.Sprintf("Keras config names custom registered object %q: loading runs the application's code for it", f.registeredName))
 	}

@@ -90,6 +90,7 @@ func TestLambdaSeverities(t *testing.T) {
 		{"a Keras 3 lambda is critical", `{"module":"keras.layers","class_name":"Lambda","config":{"function":{"class_name":"__lambda__","config":{"code":"4wEA","defaults":null,"closure":null}}},"registered_name":null}`, scan.RuleKerasLambda, scan.SeverityCritical},
 		{"a Keras 2 function triple is critical", `{"class_name":"Model","config":{"layers":[{"class_name":"Lambda","config":{"function":["4wEA",null,null],"function_type":"lambda"}}]}}`, scan.RuleKerasLambda, scan.SeverityCritical},
 		{"a Keras 2 code string is critical", `{"class_name":"Lambda","config":{"function":"4wEAAAAA","function_type":"lambda"}}`, scan.RuleKerasLambda, scan.SeverityCritical},
+		{"a named function from os is critical", `{"class_name":"Lambda","config":{"function":"system","function_type":"function","module":"os"}}`, scan.RuleKerasLambda, scan.SeverityCritical},
 		{"a named function is high", `{"class_name":"Lambda","config":{"function":"my_fn","function_type":"function"}}`, scan.RuleKerasLambda, scan.SeverityHigh},
 		{"class_name before config does not matter", `{"config":{"function":{"config":{"code":"4wEA"},"class_name":"__lambda__"}},"class_name":"Lambda"}`, scan.RuleKerasLambda, scan.SeverityCritical},
 		{"a keras_metadata tuple triple is critical", `{"class_name":"Lambda","config":{"function":{"class_name":"__tuple__","items":["4wEAAAAA",null,null]},"function_type":"lambda","module":"__main__"}}`, scan.RuleKerasLambda, scan.SeverityCritical},
@@ -139,6 +140,18 @@ func TestJSONFixtures(t *testing.T) {
 				t.Fatalf("no critical template finding: %+v", tg.Findings)
 			}
 		})
+	}
+}
+
+func TestOtherJSONIsClean(t *testing.T) {
+	for _, doc := range []string{
+		`{"module": "torch.nn", "target_modules": ["q_proj"], "registered_name": "a>b"}`,
+		`{"architectures": ["LlamaForCausalLM"], "auto_map": {"AutoConfig": "x.Y"}}`,
+	} {
+		tg := scanBytes(t, "x.json", []byte(doc))
+		if tg.Verdict != scan.VerdictClean || len(tg.Findings) != 0 || tg.Format != "json" {
+			t.Errorf("%s: %+v", doc, tg)
+		}
 	}
 }
 
