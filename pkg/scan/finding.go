@@ -75,7 +75,6 @@ const (
 	RuleKerasLambda       = "MV-KERAS-LAMBDA"       // a Keras Lambda layer carrying marshalled Python bytecode
 	RuleKerasModule       = "MV-KERAS-MODULE"       // a Keras config that names a module or registered object outside Keras
 	RuleTFDangerousOp     = "MV-TF-DANGEROUS-OP"    // a TensorFlow graph op that reads or writes files or runs Python
-	RuleFormatNote        = "MV-FORMAT-NOTE"        // an informational observation about a format's content
 )
 
 // Finding is one observation about a target.
