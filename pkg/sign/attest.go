@@ -172,24 +172,23 @@ func DefaultScanSignaturePath(target string) string {
 // an authority signed about desc's digest; with several, the most recent
 // scan wins.
 func (v *Verifier) VerifyScanOCI(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (*ScanResult, error) {
-	bundles, err := fetchBundles(ctx, target, desc)
-	if err != nil {
-		return nil, err
-	}
 	var best *ScanResult
 	var fails []error
-	for _, b := range bundles {
+	_, err := eachBundle(ctx, target, desc, func(b []byte) bool {
 		r, err := v.VerifyScanAttestation(b, digestHex(desc.Digest))
 		if err != nil {
-			if !isScanPayload(b) {
-				continue // a model signature
+			if isScanPayload(b) { // model signatures are skipped
+				fails = append(fails, err)
 			}
-			fails = append(fails, err)
-			continue
+			return false
 		}
 		if best == nil || r.Predicate.ScannedAt.After(best.Predicate.ScannedAt) {
 			best = r
 		}
+		return false
+	})
+	if err != nil && best == nil {
+		return nil, err
 	}
 	if best != nil {
 		return best, nil

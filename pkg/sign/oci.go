@@ -129,24 +129,25 @@ func pushIfMissing(ctx context.Context, target manifest.Target, d ocispec.Descri
 	return target.Push(ctx, d, bytes.NewReader(b))
 }
 
-// fetchBundles lists the referrers of desc that carry a Sigstore bundle and
-// returns their bundles (digest-verified, bounded in size).
-func fetchBundles(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) ([][]byte, error) {
+// eachBundle lists the referrers of desc that carry a Sigstore bundle and
+// calls f with each bundle (digest-verified, bounded in size), one at a
+// time, until f returns true. It reports how many bundles it saw.
+func eachBundle(ctx context.Context, target manifest.Target, desc ocispec.Descriptor, f func(b []byte) bool) (int, error) {
 	refs, err := manifest.Referrers(ctx, target, desc, BundleMediaType)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if len(refs) > maxReferrers {
 		refs = refs[:maxReferrers]
 	}
-	var out [][]byte
+	n := 0
 	for _, r := range refs {
 		if r.MediaType != ocispec.MediaTypeImageManifest || r.Size > int64(manifest.MaxManifestBytes) || r.Size < 0 {
 			continue
 		}
 		mb, err := content.FetchAll(ctx, target, r)
 		if err != nil {
-			return nil, fmt.Errorf("fetch referrer %s: %w", r.Digest, err)
+			return n, fmt.Errorf("fetch referrer %s: %w", r.Digest, err)
 		}
 		var m ocispec.Manifest
 		if json.Unmarshal(mb, &m) != nil || m.Subject == nil || m.Subject.Digest != desc.Digest {
@@ -158,12 +159,15 @@ func fetchBundles(ctx context.Context, target manifest.Target, desc ocispec.Desc
 			}
 			b, err := content.FetchAll(ctx, target, l)
 			if err != nil {
-				return nil, fmt.Errorf("fetch bundle %s: %w", l.Digest, err)
+				return n, fmt.Errorf("fetch bundle %s: %w", l.Digest, err)
 			}
-			out = append(out, b)
+			n++
+			if f(b) {
+				return n, nil
+			}
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
 // VerifyOCI checks the model manifest desc in target: it lists the
@@ -179,15 +183,9 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 	if err != nil {
 		return nil, err
 	}
-	bundles, err := fetchBundles(ctx, target, desc)
-	if err != nil {
-		return nil, err
-	}
-	if len(bundles) == 0 {
-		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no signature referrer", desc.Digest)
-	}
 	var fails []error
-	for _, b := range bundles {
+	var res *Result
+	n, err := eachBundle(ctx, target, desc, func(b []byte) bool {
 		st, vb, err := v.VerifyStatement(b)
 		if err == nil && st.Predicate.Serialization.Method != MethodFiles {
 			err = verificationErrorf(ErrResources, nil, "an OCI model is signed with the files method, not %q", st.Predicate.Serialization.Method)
@@ -196,16 +194,25 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 			err = CompareResources(MethodFiles, st.Predicate.Resources, actual)
 		}
 		if err != nil {
-			if errors.Is(err, ErrPredicate) && isScanPayload(b) {
-				continue // a scan attestation, not a model signature
+			if !(errors.Is(err, ErrPredicate) && isScanPayload(b)) { // scan attestations are not model signatures
+				fails = append(fails, err)
 			}
-			fails = append(fails, err)
-			continue
+			return false
 		}
-		return &Result{
+		res = &Result{
 			Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
 			Method: MethodFiles, Resources: len(st.Predicate.Resources), Statement: st,
-		}, nil
+		}
+		return true
+	})
+	if res != nil {
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no signature referrer", desc.Digest)
 	}
 	if len(fails) == 0 {
 		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no model signature referrer", desc.Digest)
