@@ -8,29 +8,30 @@
 // A Signer is built once for one trust mode and signs any number of
 // statements:
 //
-//	s, _ := sign.NewKeySigner(priv)                      // ECDSA P-256/P-384 key
-//	s, _ := sign.NewCertificateSigner(priv, cert, chain) // key + X.509 chain
-//	s, _ := sign.NewKeylessSigner(sign.KeylessOptions{...}) // Fulcio + Rekor (+ TSA)
-//	res, _ := sign.HashFolder(ctx, dir, sign.FolderOptions{})
-//	stmt, _ := sign.NewStatement(res)
-//	bundleJSON, _ := s.Sign(ctx, stmt)
+//	s, err := sign.NewKeySigner(priv)                         // ECDSA P-256/P-384 key
+//	s, err := sign.NewCertificateSigner(priv, cert, chain)    // key + X.509 chain
+//	s, err := sign.NewKeylessSigner(sign.KeylessOptions{...}) // Fulcio + Rekor (+ TSA)
+//	m, err := sign.HashFolder(ctx, dir, sign.FolderOptions{})
+//	stmt, err := sign.NewStatement(m)
+//	bundleJSON, err := s.Sign(ctx, stmt)
 //
-// SignFolder does the three steps and writes DIR/model.sig. The key hint of a
-// key-signed bundle is the hex SHA-256 of the public key's PEM encoding, as
-// the OMS reference tool writes and checks it.
+// SignFolder does the three steps and writes DIR/model.sig; SignOCI signs a
+// model manifest from its layer digests and pushes the bundle as a
+// referrer. The key hint of a key-signed bundle is the hex SHA-256 of the
+// public key's PEM encoding, as the OMS reference tool writes and checks it.
 //
 // # Verifying
 //
 // A Verifier is compiled once from a set of authorities and checks many
 // models (the admission webhook keeps one per policy rule):
 //
-//	v, err := sign.NewVerifier(
-//		sign.KeyAuthority(pub),
-//		sign.CertificateAuthority(roots),
-//		sign.KeylessAuthority(trustedRoot, sign.Identity{SubjectRegexp: "...", Issuer: "..."}),
-//	)
+//	key, err := sign.KeyAuthority(pub)
+//	roots, err := sign.CertificateAuthority(rootCerts)
+//	keyless, err := sign.KeylessAuthority(trustedRoot, sign.Identity{SubjectRegexp: "...", Issuer: "..."})
+//	v, err := sign.NewVerifier(key, roots, keyless)
 //	res, err := v.VerifyFolder(ctx, dir, sign.VerifyFolderOptions{})
-//	res, err := v.VerifyOCI(ctx, target, desc)
+//	res, err := v.VerifyOCI(ctx, target, manifestDesc)
+//	scanRes, err := v.VerifyScanOCI(ctx, target, manifestDesc) // then scanRes.Satisfies(failOn)
 //
 // A bundle is accepted when at least one authority accepts it. The checks run
 // in this order: the bundle parses and its signature verifies for the
