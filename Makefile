@@ -34,3 +34,9 @@ lint:
 # OCI layout and verify it. No server, no account.
 demo: build
 	./scripts/demo.sh
+
+# The command reference in docs/cli, generated from the command tree (a test
+# fails when it is out of date).
+.PHONY: docs
+docs:
+	$(GO) run ./cmd/modelverify gendocs docs/cli
