@@ -44,3 +44,15 @@ func TestScanAttestThenRequireScan(t *testing.T) {
 		expectExit(t, 0, "verify", "--key", keys+".pub", "--plain-http", "--require-scan", ref)
 	})
 }
+
+func TestScanAttestFollowsTheSignedFileSet(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	keys := filepath.Join(t.TempDir(), "k")
+	expectExit(t, 0, "keygen", "--output-key-prefix", keys)
+	dir := modelDir(t)
+	// Signed without tok/ and with shards: the attestation must be about
+	// the same root digest.
+	expectExit(t, 0, "sign", "--key", keys+".key", "--ignore-paths", "tok", "--method", "shards", "--shard-size", "1000", dir)
+	expectExit(t, 0, "scan", "--quiet", "--attest", "--key", keys+".key", dir)
+	expectExit(t, 0, "verify", "--key", keys+".pub", "--require-scan", dir)
+}

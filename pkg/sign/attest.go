@@ -146,7 +146,16 @@ func AttestScanFolder(ctx context.Context, s *Signer, target, sigPath string, op
 	if sigPath == "" {
 		sigPath = DefaultScanSignaturePath(target)
 	}
-	opts.IgnorePaths = append(append([]string{}, opts.IgnorePaths...), absOr(sigPath), absOr(DefaultSignaturePath(target)))
+	modelSig := DefaultSignaturePath(target)
+	if ser, ok := signedSerialization(modelSig); ok {
+		// Hash the files the model signature covers, so that the subject is
+		// the root digest that verifying the signature yields. The
+		// parameters are read unverified; they only choose which files are
+		// hashed, and the result is compared with a verified signature.
+		opts.Method, opts.ShardSize, opts.AllowSymlinks = ser.Method, ser.ShardSize, ser.AllowSymlinks
+		opts.IgnorePaths = append(opts.IgnorePaths, ser.IgnorePaths...)
+	}
+	opts.IgnorePaths = append(append([]string{}, opts.IgnorePaths...), absOr(sigPath), absOr(modelSig))
 	m, err := HashFolder(ctx, target, opts)
 	if err != nil {
 		return "", err
@@ -210,4 +219,22 @@ func (r *ScanResult) MaxSeverity() (scan.Severity, bool) {
 		return scan.SeverityCritical, true // unknown: assume the worst
 	}
 	return s, true
+}
+
+// signedSerialization reads, without verifying it, the serialization that
+// the OMS signature at path records.
+func signedSerialization(path string) (Serialization, bool) {
+	data, err := ReadSignatureFile(path)
+	if err != nil {
+		return Serialization{}, false
+	}
+	b, err := ParseBundle(data)
+	if err != nil {
+		return Serialization{}, false
+	}
+	st, err := ParseStatement(b.GetDsseEnvelope().GetPayload())
+	if err != nil {
+		return Serialization{}, false
+	}
+	return st.Predicate.Serialization, true
 }
