@@ -156,9 +156,13 @@ func (m *vm) nestedLoad(g *global, a val, has bool, off int64, op string) {
 		return
 	}
 	switch {
-	case res.Dangerous(m.s.FailOn()):
+	case !res.Complete:
 		m.report(scan.RuleNestedPickle, scan.SeverityCritical, off, op, sym,
-			fmt.Sprintf("%s deserialises a %d-byte literal whose content is dangerous or could not be analysed completely (see %s)", sym, size, member))
+			fmt.Sprintf("%s deserialises a %d-byte literal that could not be analysed completely (see %s)", sym, size, member))
+	case res.Findings > 0 && res.MaxSeverity >= scan.SeverityMedium:
+		// The call is as dangerous as what it loads, whatever --fail-on says.
+		m.report(scan.RuleNestedPickle, res.MaxSeverity, off, op, sym,
+			fmt.Sprintf("%s deserialises a %d-byte literal whose content has %s findings (see %s)", sym, size, res.MaxSeverity, member))
 	case plainLoaders[sym]:
 		m.report(scan.RuleNestedPickle, scan.SeverityHigh, off, op, sym,
 			fmt.Sprintf("%s deserialises a second pickle with an unrestricted unpickler; its content is clean, but no library's own serialisation does this", sym))

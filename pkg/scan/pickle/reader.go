@@ -153,6 +153,14 @@ func (r *reader) line(max int) ([]byte, error) {
 			r.buf = nb
 		}
 		if err := r.fill(scanned + 1); err != nil {
+			if err == errTruncated && scanned > 0 {
+				// The last line of a file has no '\n': CPython's unpickler
+				// reading from a file takes it anyway and drops its last byte
+				// as if it were the newline.
+				l := r.buf[r.pos : r.pos+scanned-1]
+				r.pos += scanned
+				return l, nil
+			}
 			return nil, err
 		}
 	}

@@ -61,3 +61,27 @@ func TestTechniquesResolveAsCPythonDoes(t *testing.T) {
 		})
 	}
 }
+
+// Quirks of CPython's unpicklers that a stricter parser would stop at, while
+// CPython goes on and runs what follows.
+func TestCPythonQuirksDoNotHideCalls(t *testing.T) {
+	tests := []struct {
+		name, data, symbol string
+	}{
+		{"the last line of a file needs no newline", "(S'id'\niposix\nsystem.", "posix.system"},
+		{"a frame longer than the file is read as far as it goes", "\x80\x04\x95\xff\xff\xff\xff\x00\x00\x00\x00\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R.", "posix.system"},
+		{"an integer CPython's int() may read does not stop the scan", "I0x1_0\n0cposix\nsystem\n(S'id'\ntR.", "posix.system"},
+		{"a clean nested load with --fail-on none still reports what it loads", "\x80\x02ctorch.storage\n_load_from_bytes\nC\x14\x80\x02cposix\nsystem\nN\x85R.\x85R.", "torch.storage._load_from_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := scanBytes(t, []byte(tt.data), scan.Options{FailOn: scan.SeverityNone})
+			for _, f := range got.Findings {
+				if f.Symbol == tt.symbol && f.Severity >= scan.SeverityHigh {
+					return
+				}
+			}
+			t.Errorf("%s not reported: verdict %s, findings %+v, error %q", tt.symbol, got.Verdict, got.Findings, got.Error)
+		})
+	}
+}
