@@ -34,16 +34,17 @@ func WriteText(w io.Writer, r *Report, show Severity) error {
 			fmt.Fprintf(&b, "%-8s %s %s: %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, where, f.Message)
 		}
 		if t.Verdict == VerdictMalformed {
-			reason := t.Error
+			rule, reason := RuleMalformed, t.Error
 			for _, f := range t.Findings {
-				if reason == "" && (f.RuleID == RuleMalformed || f.RuleID == RuleLimit) {
-					reason = f.Message
+				if f.RuleID == RuleMalformed || f.RuleID == RuleLimit {
+					rule, reason = f.RuleID, f.Message
 					if f.Member != "" {
 						reason = f.Member + ": " + reason
 					}
+					break
 				}
 			}
-			fmt.Fprintf(&b, "%-8s %s %s: %s\n", "ERROR", RuleMalformed, t.Path, reason)
+			fmt.Fprintf(&b, "%-8s %s %s: %s\n", "ERROR", rule, t.Path, reason)
 		}
 	}
 	s := r.Summary
