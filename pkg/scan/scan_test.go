@@ -33,7 +33,7 @@ func TestPolicyParsing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		module, name string
+		module, name   string
 		allows, denies bool
 	}{
 		{"mypkg", "Net", true, false},

@@ -715,4 +715,3 @@ func (m *vm) describe(v val) string {
 	}
 	return "<computed>"
 }
-
