@@ -29,7 +29,12 @@ type reader struct {
 }
 
 func newReader(ra io.ReaderAt, off, end int64) *reader {
-	return &reader{ra: ra, end: end, base: off, buf: make([]byte, bufSize)}
+	// Small streams (most pickles inside archives) get a small window.
+	n := int64(bufSize)
+	if end-off < n {
+		n = max(end-off, 16)
+	}
+	return &reader{ra: ra, end: end, base: off, buf: make([]byte, n)}
 }
 
 // offset is the absolute offset of the next unread byte.
