@@ -33,6 +33,7 @@ func (f *limitFlags) AddFlags(cmd *cobra.Command) {
 	fs.Int64Var(&f.l.MaxOpcodes, "max-opcodes", d.MaxOpcodes, "most pickle opcodes executed in one stream")
 	fs.Int64Var(&f.l.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "largest metadata header read into memory (safetensors, GGUF, npy)")
 	fs.Int64Var(&f.l.MaxLiteral, "max-literal", d.MaxLiteral, "largest pickle literal held in memory")
+	fs.IntVar(&f.l.MaxNesting, "max-nesting", d.MaxNesting, "deepest nesting of structured metadata (protobuf messages, JSON configs, template expressions)")
 	fs.Int64Var(&f.l.MaxWindowBytes, "max-window-bytes", d.MaxWindowBytes, "largest window or dictionary a decompressor may allocate (xz, lzma, zstd)")
 }
 

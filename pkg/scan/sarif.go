@@ -76,18 +76,26 @@ type sarifRegion struct {
 }
 
 var ruleDescriptions = map[string]string{
-	RuleDangerousGlobal:  "Pickle imports a known code-execution, file, process, network or import primitive",
-	RuleUnknownGlobal:    "Pickle imports a global that is not on the allowlist",
-	RuleDynamicGlobal:    "Pickle computes what it imports or calls at load time",
-	RuleExtension:        "Pickle uses a copyreg extension code",
-	RuleNestedPickle:     "Pickle deserialises nested data that is dangerous or cannot be analysed",
-	RulePolicyDenied:     "Pickle imports a global that the scan policy denies",
-	RuleMalformed:        "Model file could not be read completely",
-	RuleLimit:            "A resource limit was hit while scanning",
-	RuleTrailingData:     "Data after the last pickle",
-	RuleSafetensors:      "safetensors header is inconsistent",
-	RuleArchive:          "Archive layout trick",
-	RuleUnsupportedInner: "Content that no format understands",
+	RuleDangerousGlobal:   "Pickle imports a known code-execution, file, process, network or import primitive",
+	RuleUnknownGlobal:     "Pickle imports a global that is not on the allowlist",
+	RuleDynamicGlobal:     "Pickle computes what it imports or calls at load time",
+	RuleExtension:         "Pickle uses a copyreg extension code",
+	RuleNestedPickle:      "Pickle deserialises nested data that is dangerous or cannot be analysed",
+	RulePolicyDenied:      "Pickle imports a global that the scan policy denies",
+	RuleMalformed:         "Model file could not be read completely",
+	RuleLimit:             "A resource limit was hit while scanning",
+	RuleTrailingData:      "Data after the last pickle",
+	RuleSafetensors:       "safetensors header is inconsistent",
+	RuleArchive:           "Archive layout trick",
+	RuleUnsupportedInner:  "Content that no format understands",
+	RuleTemplateInjection: "Chat template reaches Python internals",
+	RuleTemplateUnparsed:  "Chat template could not be parsed",
+	RuleTemplateInclude:   "Chat template loads other templates",
+	RuleExternalData:      "ONNX external data outside the model folder",
+	RuleCustomOperator:    "ONNX operator from a custom domain",
+	RuleKerasLambda:       "Keras Lambda layer with marshalled bytecode",
+	RuleKerasModule:       "Keras object from a module outside Keras",
+	RuleTFDangerousOp:     "TensorFlow op that reads or writes files or runs Python",
 }
 
 // severityScore maps severities to GitHub's security-severity scale.

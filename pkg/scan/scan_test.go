@@ -3,8 +3,10 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -187,6 +189,51 @@ func TestDependencyBudget(t *testing.T) {
 			if strings.HasPrefix(dep, banned) {
 				t.Errorf("pkg/scan/all depends on %s", dep)
 			}
+		}
+	}
+}
+
+// Every rule id that a format can report has a SARIF description, so that
+// code scanning shows more than the id.
+func TestEveryRuleHasASARIFDescription(t *testing.T) {
+	src, err := os.ReadFile("finding.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep := &scan.Report{Tool: scan.Tool{Name: "modelverify"}}
+	for _, line := range strings.Split(string(src), "\n") {
+		if i := strings.Index(line, `= "MV-`); i >= 0 {
+			id := strings.Trim(strings.Fields(line[i+2:])[0], `"`)
+			rep.Targets = append(rep.Targets, scan.Target{Path: id, Findings: []scan.Finding{{RuleID: id, Message: "m"}}})
+		}
+	}
+	if len(rep.Targets) < 15 {
+		t.Fatalf("found only %d rule ids in finding.go", len(rep.Targets))
+	}
+	if err := scan.WriteSARIF(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID   string `json:"id"`
+						Desc struct {
+							Text string `json:"text"`
+						} `json:"shortDescription"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range log.Runs[0].Tool.Driver.Rules {
+		if r.Desc.Text == r.ID {
+			t.Errorf("rule %s has no description", r.ID)
 		}
 	}
 }
