@@ -113,6 +113,7 @@ var allowGroups = []allowGroup{
 	{"Hugging Face training arguments", "transformers.training_args_seq2seq", []string{"Seq2SeqTrainingArguments"}},
 	{"Hugging Face training argument enums", "transformers.trainer_utils", []string{"IntervalStrategy", "SchedulerType", "HubStrategy", "SaveStrategy", "EvaluationStrategy", "FSDPOption"}},
 	{"Hugging Face training argument enums", "transformers.debug_utils", []string{"DebugOption"}},
+	{"Hugging Face accelerator settings stored in training args", "transformers.trainer_pt_utils", []string{"AcceleratorConfig"}},
 	{"Hugging Face generation config stored in training args", "transformers.generation.configuration_utils", []string{"GenerationConfig"}},
 	{"Accelerate enums stored in training args", "accelerate.utils.dataclasses", []string{"DistributedType", "DeepSpeedPlugin", "GradientAccumulationPlugin"}},
 	{"Accelerate state stored in training args", "accelerate.state", []string{"PartialState", "AcceleratorState"}},
