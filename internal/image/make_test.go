@@ -1,0 +1,203 @@
+package image_test
+
+import (
+	"context"
+	"crypto/elliptic"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
+
+	"github.com/modelverify/modelverify/internal/testutil/registry"
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+// TestMakeImage runs `make image` as a user would, pushing to a local
+// registry and signing the layout, then pulls the image back by digest,
+// takes the binary out of its layer and runs `modelverify version` with it.
+// It cross-compiles for linux/amd64 and linux/arm64 (a few minutes on a cold
+// build cache); -short skips it.
+func TestMakeImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles modelverify twice")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		if os.Getenv(registry.RequireEnv) == "require" {
+			t.Fatal("make is not installed")
+		}
+		t.Skip("make is not installed")
+	}
+	host := registryHost(t)
+	work := t.TempDir()
+	lay := filepath.Join(work, "layout")
+	key := filepath.Join(work, "image")
+	writeKeyPair(t, key)
+	const ver = "v0.0.0-imagetest"
+	ref := host + "/modelverify/modelverify:" + ver
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "image",
+		"VERSION="+ver, "IMAGE_WORK="+work, "IMAGE_LAYOUT="+lay,
+		"IMAGE_PUSH=oci://"+ref, "IMAGE_PUSH_FLAGS=--plain-http", "IMAGE_SIGN_KEY="+key+".key")
+	cmd.Env = append(os.Environ(), "MODELVERIFY_PASSWORD=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make image: %v\n%s", err, out)
+	}
+	digestB, err := os.ReadFile(filepath.Join(work, "image.digest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := strings.TrimSpace(string(digestB))
+
+	// Pull the index by digest from the registry, with every manifest and
+	// blob it references, into a fresh layout.
+	idx := pullIndex(t, "oci://"+host+"/modelverify/modelverify@"+digest, filepath.Join(work, "pulled"))
+	if d, _ := idx.Digest(); d.String() != digest {
+		t.Fatalf("pulled %s, want %s", d, digest)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arches := map[string]v1.Hash{}
+	for _, d := range im.Manifests {
+		arches[d.Platform.OS+"/"+d.Platform.Architecture] = d.Digest
+	}
+	if len(arches) != 2 || arches["linux/amd64"] == (v1.Hash{}) || arches["linux/arm64"] == (v1.Hash{}) {
+		t.Fatalf("platforms %v", arches)
+	}
+	elfMachine := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	var hostBin string
+	for arch, d := range map[string]v1.Hash{"amd64": arches["linux/amd64"], "arm64": arches["linux/arm64"]} {
+		img, err := idx.Image(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, _ := img.ConfigFile()
+		if cf.Config.User != "65532:65532" || cf.Config.Labels["org.opencontainers.image.version"] != ver || cf.Config.Labels["org.opencontainers.image.revision"] == "" {
+			t.Errorf("%s config: user %q labels %v", arch, cf.Config.User, cf.Config.Labels)
+		}
+		_, bodies := files(t, img)
+		bin := filepath.Join(work, "extracted-"+arch)
+		if err := os.WriteFile(bin, bodies["usr/local/bin/modelverify"], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatalf("%s binary: %v", arch, err)
+		}
+		if f.Machine != elfMachine[arch] {
+			t.Errorf("%s binary is for %v", arch, f.Machine)
+		}
+		// Static: no program interpreter.
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s binary is dynamically linked", arch)
+			}
+		}
+		f.Close()
+		if runtime.GOOS == "linux" && arch == runtime.GOARCH {
+			hostBin = bin
+		}
+	}
+	if hostBin == "" {
+		t.Skipf("no image for the host platform %s/%s to run", runtime.GOOS, runtime.GOARCH)
+	}
+	out, err := exec.Command(hostBin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+	for _, want := range []string{"modelverify " + ver, "allowlist:", "linux/" + runtime.GOARCH} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+	// The layout is signed with modelverify's own sign: the binary from the
+	// image verifies it, and a changed blob fails.
+	if out, err := exec.Command(hostBin, "verify", "--key", key+".pub", lay).CombinedOutput(); err != nil {
+		t.Fatalf("verify the signed layout: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(lay, "index.json"), []byte(`{"schemaVersion":2,"manifests":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = exec.Command(hostBin, "verify", "--key", key+".pub", lay).Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("verify after tampering: %v, want exit 1", err)
+	}
+}
+
+// registryHost is Debian's distribution registry when it is installed,
+// else the in-process registry.
+func registryHost(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(registry.DistributionBinary); err == nil || os.Getenv(registry.RequireEnv) == "require" {
+		return registry.StartDistribution(t)
+	}
+	return registry.NewInProcess(t, true)
+}
+
+func writeKeyPair(t *testing.T, prefix string) {
+	t.Helper()
+	priv, err := sign.GenerateKey(elliptic.P256())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, err := sign.MarshalPrivateKeyPEM(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := sign.MarshalPublicKeyPEM(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prefix+".key", privPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prefix+".pub", pubPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pullIndex copies ref (by digest) from the registry into the layout dir
+// with oras and opens it with go-containerregistry.
+func pullIndex(t *testing.T, ref, dir string) v1.ImageIndex {
+	t.Helper()
+	ctx := context.Background()
+	r, err := manifest.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := manifest.Open(ctx, r, manifest.RegistryOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := oci.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := oras.Copy(ctx, src, r.Reference(), dst, "pulled", oras.DefaultCopyOptions)
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := v1.NewHash(desc.Digest.String())
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := idx.ImageIndex(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return child
+}
