@@ -244,7 +244,9 @@ func walk(dir, rel string, ignores []string, followLinks bool, visited map[strin
 	return nil
 }
 
-const hashBufferSize = 1 << 20
+// hashBufferSize is small enough to stay in L2 cache between the read and the
+// hash (1 MiB buffers cost about 5% more CPU per byte).
+const hashBufferSize = 256 << 10
 
 func hashJobs(ctx context.Context, jobs []hashJob, total int64, opts FolderOptions) ([]Resource, error) {
 	workers := opts.Workers
