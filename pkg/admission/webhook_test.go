@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,4 +366,51 @@ func eventually(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func FuzzValidate(f *testing.F) {
+	f.Add(reviewOf(f, podKind, admissionv1.Create, readObject(f, "pod.json")))
+	f.Add(reviewOf(f, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, admissionv1.Update, readObject(f, "deployment.json")))
+	f.Add(reviewOf(f, metav1.GroupVersionKind{Group: "batch", Version: "v1", Kind: "CronJob"}, admissionv1.Create, readObject(f, "cronjob.json")))
+	w := newWorld()
+	w.sign("release", digestOf("x"), clean)
+	w.tag("registry.test/models/llama:v1", digestOf("x"))
+	doc, err := ParsePolicy(strings.NewReader(testPolicy("enforce", "")), "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := Compile(doc, Options{Resolver: w, Authorities: w.compiler()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := NewHandler(p, HandlerOptions{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, path := range []string{"/validate", "/mutate"} {
+			req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.Routes().ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				continue
+			}
+			var out admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+				t.Fatalf("%s: HTTP 200 without a review: %s", path, rec.Body.Bytes())
+			}
+			if path == "/validate" && out.Response.Allowed {
+				// Anything admitted must hold only admissible references.
+				var in admissionv1.AdmissionReview
+				json.Unmarshal(body, &in)
+				if in.Request != nil && len(in.Request.Object.Raw) > 0 && (in.Request.Operation == admissionv1.Create || in.Request.Operation == admissionv1.Update) && in.Request.SubResource == "" {
+					found, err := Extract(Kind{in.Request.Kind.Group, in.Request.Kind.Version, in.Request.Kind.Kind}, in.Request.Object.Raw)
+					if err == nil {
+						d := p.Evaluate(context.Background(), Models(found), EvalOptions{})
+						if !d.Allowed() {
+							t.Fatalf("admitted an object the policy denies: %s", d.Message())
+						}
+					}
+				}
+			}
+		}
+	})
 }
