@@ -212,6 +212,25 @@ func (d *PolicyDocument) resolvePaths(base string) {
 	}
 }
 
+// Files lists the files the policy reads besides itself (keys, certificate
+// roots, trusted roots), so that a change to one of them can reload it.
+func (d *PolicyDocument) Files() []string {
+	var out []string
+	for _, r := range d.Spec.Rules {
+		for _, a := range r.Authorities {
+			switch {
+			case a.Key != nil && a.Key.Path != "":
+				out = append(out, a.Key.Path)
+			case a.Keyless != nil:
+				out = append(out, a.Keyless.TrustedRoot)
+			case a.Certificate != nil && a.Certificate.Roots.Path != "":
+				out = append(out, a.Certificate.Roots.Path)
+			}
+		}
+	}
+	return out
+}
+
 // Read returns the material, from Data or from the file at Path.
 func (s Source) Read() ([]byte, error) {
 	switch {

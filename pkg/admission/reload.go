@@ -50,13 +50,14 @@ func (c *CertificateReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certifi
 // Files are the certificate and key paths.
 func (c *CertificateReloader) Files() []string { return []string{c.certFile, c.keyFile} }
 
-// WatchFiles polls paths every interval and calls onChange after their
-// contents change (a file that appears, disappears or is rewritten). It
+// WatchFiles polls the files that paths returns every interval and calls
+// onChange after their contents change (a file that appears, disappears or
+// is rewritten, or a different set of files). It
 // compares contents, not modification times or inotify events, so that the
 // symlink swaps with which Kubernetes updates ConfigMap and Secret volumes
 // are seen. It returns when ctx is done.
-func WatchFiles(ctx context.Context, interval time.Duration, paths []string, onChange func()) {
-	last := fingerprint(paths)
+func WatchFiles(ctx context.Context, interval time.Duration, paths func() []string, onChange func()) {
+	last := fingerprint(paths())
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -65,7 +66,7 @@ func WatchFiles(ctx context.Context, interval time.Duration, paths []string, onC
 			return
 		case <-t.C:
 		}
-		if now := fingerprint(paths); now != last {
+		if now := fingerprint(paths()); now != last {
 			last = now
 			onChange()
 		}

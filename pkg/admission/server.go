@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -50,12 +51,26 @@ func Serve(ctx context.Context, ln net.Listener, opts ServerOptions) error {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	// The policy is reloaded when its file or a file it names (a key, a
+	// trusted root) changes.
+	var (
+		mu      sync.Mutex
+		watched []string
+	)
 	load := func() (*Policy, error) {
 		doc, err := LoadPolicy(opts.PolicyFile)
 		if err != nil {
 			return nil, err
 		}
+		mu.Lock()
+		watched = append([]string{opts.PolicyFile}, doc.Files()...)
+		mu.Unlock()
 		return opts.Compile(doc)
+	}
+	policyFiles := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return watched
 	}
 	p, err := load()
 	if err != nil {
@@ -74,7 +89,7 @@ func Serve(ctx context.Context, ln net.Listener, opts ServerOptions) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go WatchFiles(ctx, interval, []string{opts.PolicyFile}, func() {
+	go WatchFiles(ctx, interval, policyFiles, func() {
 		p, err := load()
 		opts.Metrics.Reloaded("policy", err)
 		if err != nil {
@@ -94,7 +109,7 @@ func Serve(ctx context.Context, ln net.Listener, opts ServerOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if certs != nil {
-		go WatchFiles(ctx, interval, certs.Files(), func() {
+		go WatchFiles(ctx, interval, certs.Files, func() {
 			err := certs.Reload()
 			opts.Metrics.Reloaded("certificate", err)
 			if err != nil {

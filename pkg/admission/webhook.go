@@ -214,7 +214,32 @@ func reviewable(req *admissionv1.AdmissionRequest) ([]Found, *admissionv1.Admiss
 	if err != nil {
 		return nil, deny(http.StatusBadRequest, "modelverify: "+err.Error()+", denied"), "error"
 	}
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		found = unchangedRemoved(found, req)
+	}
 	return found, nil, ""
+}
+
+// unchangedRemoved drops, on UPDATE, the references that the old object
+// already had: they run already, and judging them again would block
+// unrelated changes (labels, replicas, finalizers) to objects admitted
+// under an earlier policy. New and changed references are judged.
+func unchangedRemoved(found []Found, req *admissionv1.AdmissionRequest) []Found {
+	old, err := Extract(Kind{req.Kind.Group, req.Kind.Version, req.Kind.Kind}, req.OldObject.Raw)
+	if err != nil {
+		return found // judge everything
+	}
+	had := make(map[string]bool, len(old))
+	for _, f := range old {
+		had[f.Ref] = true
+	}
+	var out []Found
+	for _, f := range found {
+		if !had[f.Ref] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (h *Handler) validate(ctx context.Context, p *Policy, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *Decision, string) {

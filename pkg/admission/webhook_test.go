@@ -157,6 +157,30 @@ func TestValidateOverTLS(t *testing.T) {
 	}
 }
 
+func TestUpdateJudgesOnlyNewReferences(t *testing.T) {
+	w := newWorld()
+	good := digestOf("good")
+	w.sign("release", good, clean)
+	s := startServer(t, w, testPolicy("enforce", ""))
+	unsigned := "registry.test/models/old@" + digestOf("old")
+	update := func(oldObj, newObj []byte) *admissionv1.AdmissionResponse {
+		var rev admissionv1.AdmissionReview
+		json.Unmarshal(reviewOf(t, podKind, admissionv1.Update, newObj), &rev)
+		rev.Request.OldObject.Raw = oldObj
+		b, _ := json.Marshal(rev)
+		return s.post(t, "/validate", b)
+	}
+	// A Pod admitted before the policy changed can still be relabelled...
+	if resp := update(podWith(unsigned), podWith(unsigned)); !resp.Allowed {
+		t.Fatalf("unchanged reference judged again: %+v", resp.Result)
+	}
+	// ...but a new reference is judged.
+	if resp := update(podWith(unsigned), podWith(unsigned, "registry.test/models/new@"+digestOf("new"))); resp.Allowed ||
+		!strings.Contains(resp.Result.Message, "registry.test/models/new@") || strings.Contains(resp.Result.Message, "models/old") {
+		t.Fatalf("got %+v", resp.Result)
+	}
+}
+
 func TestValidateFailsClosedOnRegistryError(t *testing.T) {
 	w := newWorld()
 	down := digestOf("down")
@@ -401,7 +425,7 @@ func FuzzValidate(f *testing.F) {
 				// Anything admitted must hold only admissible references.
 				var in admissionv1.AdmissionReview
 				json.Unmarshal(body, &in)
-				if in.Request != nil && len(in.Request.Object.Raw) > 0 && (in.Request.Operation == admissionv1.Create || in.Request.Operation == admissionv1.Update) && in.Request.SubResource == "" {
+				if in.Request != nil && len(in.Request.Object.Raw) > 0 && in.Request.Operation == admissionv1.Create && in.Request.SubResource == "" {
 					found, err := Extract(Kind{in.Request.Kind.Group, in.Request.Kind.Version, in.Request.Kind.Kind}, in.Request.Object.Raw)
 					if err == nil {
 						d := p.Evaluate(context.Background(), Models(found), EvalOptions{})
