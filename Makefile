@@ -73,4 +73,4 @@ image:
 	$(if $(IMAGE_SIGN_KEY),$(GO) run ./cmd/modelverify sign --no-progress --key $(IMAGE_SIGN_KEY) $(IMAGE_LAYOUT))
 
 image-pin:
-	$(GO) run ./internal/image/mkimage pin --digest-file $(IMAGE_WORK)/image.digest --repo $(IMAGE_REPO) deploy/kubernetes/deployment.yaml
+	$(GO) run ./internal/image/mkimage pin --digest-file $(IMAGE_WORK)/image.digest --repo $(IMAGE_REPO) deploy/kubernetes/deployment.yaml integrations/tekton/modelverify-tasks.yaml
