@@ -297,7 +297,7 @@ func TestKeylessSignCommand(t *testing.T) {
 	rootPath := filepath.Join(t.TempDir(), "trusted_root.json")
 	os.WriteFile(rootPath, svc.TrustedRootJSON(t), 0o644)
 	t.Setenv("SIGSTORE_ID_TOKEN", sigstore.IDToken("ci@example.com", "https://issuer.example"))
-	signFlags := []string{"--fulcio-url", svc.FulcioURL, "--rekor-url", svc.RekorURL, "--trusted-root", rootPath}
+	signFlags := []string{"--fulcio-url", svc.FulcioURL, "--rekor-url", svc.RekorURL, "--tsa-url", svc.TSAURL, "--trusted-root", rootPath}
 	verifyFlags := []string{"--certificate-identity", "ci@example.com", "--certificate-oidc-issuer", "https://issuer.example", "--trusted-root", rootPath}
 
 	dir := modelDir(t)

@@ -466,7 +466,7 @@ func TestKeylessSignThroughFulcioAndRekor(t *testing.T) {
 	}
 	const who, issuer = "release@example.com", "https://issuer.example.com"
 	s, err := sign.NewKeylessSigner(sign.KeylessOptions{
-		FulcioURL: svc.FulcioURL, RekorURL: svc.RekorURL, IDToken: sigstore.IDToken(who, issuer), TrustedRoot: tr,
+		FulcioURL: svc.FulcioURL, RekorURL: svc.RekorURL, TSAURL: svc.TSAURL, IDToken: sigstore.IDToken(who, issuer), TrustedRoot: tr,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -474,6 +474,22 @@ func TestKeylessSignThroughFulcioAndRekor(t *testing.T) {
 	dir := writeTree(t, sampleModel)
 	if _, err := sign.SignFolder(ctx, s, dir, sign.SignFolderOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	var b struct {
+		VerificationMaterial struct {
+			TlogEntries               []json.RawMessage `json:"tlogEntries"`
+			TimestampVerificationData struct {
+				Rfc3161Timestamps []json.RawMessage `json:"rfc3161Timestamps"`
+			} `json:"timestampVerificationData"`
+			Certificate struct {
+				RawBytes string `json:"rawBytes"`
+			} `json:"certificate"`
+		} `json:"verificationMaterial"`
+	}
+	json.Unmarshal(readFile(t, filepath.Join(dir, "model.sig")), &b)
+	vm := b.VerificationMaterial
+	if len(vm.TlogEntries) != 1 || len(vm.TimestampVerificationData.Rfc3161Timestamps) != 1 || vm.Certificate.RawBytes == "" {
+		t.Fatalf("the bundle lacks a certificate, a log entry or a timestamp: %+v", vm)
 	}
 	for _, tc := range []struct {
 		id sign.Identity

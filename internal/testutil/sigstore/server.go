@@ -3,7 +3,9 @@ package sigstore
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -21,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
 	"github.com/go-openapi/runtime"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
@@ -30,7 +33,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 )
 
-// Services are Fulcio and Rekor (v1 API) served over HTTP on 127.0.0.1,
+// Services are Fulcio, Rekor (v1 API) and an RFC 3161 TSA served over HTTP on 127.0.0.1,
 // backed by an in-process CA and by the VirtualSigstore's log key, so that
 // sigstore-go's real network clients can sign keylessly in tests. The fake
 // Fulcio trusts any token: it certifies the "email" claim (or "sub") for
@@ -39,9 +42,12 @@ type Services struct {
 	*Instance
 	FulcioURL string
 	RekorURL  string
+	TSAURL    string
 
 	rootCert, interCert *x509.Certificate
 	interKey            *ecdsa.PrivateKey
+	tsa                 *root.SigstoreTimestampingAuthority
+	tsaKey              *ecdsa.PrivateKey
 }
 
 // NewServices starts the servers; they stop when the test ends.
@@ -57,6 +63,25 @@ func NewServices(t testing.TB) *Services {
 		t.Fatal(err)
 	}
 	s.rootCert = rootCert
+	tsaInter, tsaInterKey, err := ca.GenerateTSAIntermediate(rootCert, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tsaKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsaLeaf, err := ca.GenerateTSALeafCert(time.Now().Add(-time.Minute), s.tsaKey, tsaInter, tsaInterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tsa = &root.SigstoreTimestampingAuthority{
+		Root: rootCert, Intermediates: []*x509.Certificate{tsaInter}, Leaf: tsaLeaf,
+		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
+	}
+	tsa := httptest.NewServer(http.HandlerFunc(s.timestamp))
+	t.Cleanup(tsa.Close)
+	s.TSAURL = tsa.URL + "/api/v1/timestamp"
 	fulcio := httptest.NewServer(http.HandlerFunc(s.signingCert))
 	t.Cleanup(fulcio.Close)
 	rekor := httptest.NewServer(http.HandlerFunc(s.createEntry))
@@ -65,7 +90,7 @@ func NewServices(t testing.TB) *Services {
 	return s
 }
 
-// TrustedRootJSON trusts the fake Fulcio and the virtual Rekor.
+// TrustedRootJSON trusts the fake Fulcio and TSA and the virtual Rekor.
 func (s *Services) TrustedRootJSON(t testing.TB) []byte {
 	t.Helper()
 	cas := []root.CertificateAuthority{&root.FulcioCertificateAuthority{
@@ -73,7 +98,7 @@ func (s *Services) TrustedRootJSON(t testing.TB) []byte {
 		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
 		URI: s.FulcioURL,
 	}}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, rawLogIDs(t, s.VS.CTLogs()), s.VS.TimestampingAuthorities(), rawLogIDs(t, s.VS.RekorLogs()))
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, rawLogIDs(t, s.VS.CTLogs()), []root.TimestampingAuthority{s.tsa}, rawLogIDs(t, s.VS.RekorLogs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +235,28 @@ func (s *Services) createEntry(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/api/v1/log/entries/"+uuid)
 	w.WriteHeader(http.StatusCreated)
 	w.Write(out.Bytes())
+}
+
+func (s *Services) timestamp(w http.ResponseWriter, r *http.Request) {
+	der, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req, err := timestamp.ParseRequest(der)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ts := timestamp.Timestamp{
+		HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Nonce: req.Nonce,
+		Time: time.Now(), Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2},
+	}
+	resp, err := ts.CreateResponseWithOpts(s.tsa.Leaf, s.tsaKey, crypto.SHA256)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/timestamp-reply")
+	w.Write(resp)
 }
