@@ -304,7 +304,8 @@ func imageLine(repo string) *regexp.Regexp {
 
 // PinDigest rewrites every "image:" line of a Kubernetes manifest that
 // names repo so that it references the image by digest d. It reports
-// ErrOptions when no line names repo.
+// ErrOptions when no line names repo, or when one names it in a form it
+// cannot rewrite (so that nothing is left unpinned silently).
 func PinDigest(manifest []byte, repo string, d v1.Hash) ([]byte, error) {
 	if d.Algorithm != "sha256" || len(d.Hex) != 64 {
 		return nil, fmt.Errorf("%w: digest %q", ErrOptions, d)
@@ -313,12 +314,20 @@ func PinDigest(manifest []byte, repo string, d v1.Hash) ([]byte, error) {
 	if !re.Match(manifest) {
 		return nil, fmt.Errorf("%w: no image: line names %s", ErrOptions, repo)
 	}
-	return re.ReplaceAll(manifest, []byte("${1}"+repo+"@"+d.String()+"${2}")), nil
+	out := re.ReplaceAll(manifest, []byte("${1}"+repo+"@"+d.String()+"${2}"))
+	for _, r := range ImageRefs(out, repo) {
+		if r != repo+"@"+d.String() {
+			return nil, fmt.Errorf("%w: image %q is not a reference this tool can pin", ErrOptions, r)
+		}
+	}
+	return out, nil
 }
 
-// ImageRefs returns the values of the "image:" lines that name repo.
+// ImageRefs returns the values of the "image:" lines that name repo (with
+// a tag, a digest, both or neither; not another repository that merely
+// starts with the same name).
 func ImageRefs(manifest []byte, repo string) []string {
-	re := regexp.MustCompile(`(?m)^\s*(?:-\s*)?image:\s*["']?(` + regexp.QuoteMeta(repo) + `\S*?)["']?\s*$`)
+	re := regexp.MustCompile(`(?m)^\s*(?:-\s*)?image:\s*["']?(` + regexp.QuoteMeta(repo) + `(?:[:@][^\s"']*)?)["']?\s*$`)
 	var out []string
 	for _, m := range re.FindAllSubmatch(manifest, -1) {
 		out = append(out, string(m[1]))
