@@ -46,7 +46,9 @@ docs:
 # the build machine's CA certificates and OCI labels, written as an OCI image
 # index to the layout IMAGE_LAYOUT (tag VERSION). IMAGE_PUSH=oci://HOST/REPO:TAG
 # also pushes it (IMAGE_PUSH_FLAGS=--plain-http for a registry without TLS);
-# IMAGE_SIGN_KEY=FILE signs the layout with `modelverify sign --key`.
+# IMAGE_SIGN_KEY=FILE signs the index (a Sigstore bundle stored as its referrer,
+# pushed with it; check with `go run ./internal/image/mkimage verify`) and the
+# whole layout folder with `modelverify sign --key`.
 # `make image-pin` then points deploy/ at the image by digest.
 IMAGE_REPO       ?= ghcr.io/modelverify/modelverify
 IMAGE_PLATFORMS  ?= linux/amd64 linux/arm64
@@ -69,6 +71,7 @@ image:
 	$(GO) run ./internal/image/mkimage build --layout $(IMAGE_LAYOUT) --tag $(VERSION) \
 	  --version $(VERSION) --revision $(REVISION) --source $(IMAGE_SOURCE) \
 	  $(foreach p,$(IMAGE_PLATFORMS),--binary $(p)=$(IMAGE_WORK)/platforms/$(subst /,_,$(p))/modelverify) \
+	  $(if $(IMAGE_SIGN_KEY),--sign-key $(IMAGE_SIGN_KEY) --repo $(IMAGE_REPO)) \
 	  $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH) $(IMAGE_PUSH_FLAGS)) --digest-file $(IMAGE_WORK)/image.digest
 	$(if $(IMAGE_SIGN_KEY),$(GO) run ./cmd/modelverify sign --no-progress --key $(IMAGE_SIGN_KEY) $(IMAGE_LAYOUT))
 

@@ -273,7 +273,8 @@ func WriteLayout(dir string, idx v1.ImageIndex, tag string) (v1.Hash, error) {
 }
 
 // Push copies the index tagged tag in the OCI layout dir, with every
-// manifest and blob it references, to the registry reference ref
+// manifest and blob it references and its referrers (signatures), to the
+// registry reference ref
 // (oci://HOST/REPO[:TAG]). Credentials and plain HTTP come from reg, as for
 // every modelverify command. It returns the digest of the pushed index.
 func Push(ctx context.Context, dir, tag, ref string, reg manifest.RegistryOptions) (v1.Hash, error) {
@@ -289,7 +290,8 @@ func Push(ctx context.Context, dir, tag, ref string, reg manifest.RegistryOption
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	desc, err := oras.Copy(ctx, src, tag, dst, r.TagOrDefault(), oras.DefaultCopyOptions)
+	// ExtendedCopy also copies the index's referrers: its signatures.
+	desc, err := oras.ExtendedCopy(ctx, src, tag, dst, r.TagOrDefault(), oras.DefaultExtendedCopyOptions)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", ref, err)
 	}

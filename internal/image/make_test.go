@@ -62,6 +62,28 @@ func TestMakeImage(t *testing.T) {
 	if d, _ := idx.Digest(); d.String() != digest {
 		t.Fatalf("pulled %s, want %s", d, digest)
 	}
+	// The index was signed with the key and the signature pushed with it.
+	pinned := "oci://" + host + "/modelverify/modelverify@" + digest
+	verify := func(pub string) (int, string) {
+		cmd := exec.Command("go", "run", "./internal/image/mkimage", "verify", "--plain-http", "--key", pub, "--ref", pinned)
+		cmd.Dir = filepath.Join("..", "..")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := verify(key + ".pub"); code != 0 {
+		t.Fatalf("mkimage verify: exit %d\n%s", code, out)
+	}
+	other := filepath.Join(work, "other")
+	writeKeyPair(t, other)
+	if code, out := verify(other + ".pub"); code != 1 {
+		t.Fatalf("mkimage verify with another key: exit %d, want 1\n%s", code, out)
+	}
 	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)

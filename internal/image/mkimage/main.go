@@ -3,10 +3,13 @@
 //	mkimage build --binary linux/amd64=PATH --binary linux/arm64=PATH \
 //	    --layout DIR --tag TAG [--push oci://HOST/REPO:TAG [--plain-http]] [--digest-file F]
 //	mkimage pin --digest-file F --repo REPO FILE...
+//	mkimage verify --key PUB --ref oci://HOST/REPO:TAG|oci-layout://DIR:TAG
 //
-// build writes the image index to an OCI layout and, with --push, copies it
-// to a registry; pin rewrites the image lines of Kubernetes manifests to
-// reference the image by digest.
+// build writes the image index to an OCI layout, signs it with --sign-key
+// (a Sigstore bundle stored as the index's referrer, as model signatures
+// are) and, with --push, copies it with its signature to a registry; pin
+// rewrites the image lines of Kubernetes manifests to reference the image by
+// digest; verify checks the signature.
 package main
 
 import (
@@ -21,9 +24,11 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/modelverify/modelverify/internal/image"
 	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/sign"
 )
 
 func main() {
@@ -39,8 +44,10 @@ func main() {
 		err = build(ctx, os.Args[2:])
 	case "pin":
 		err = pin(os.Args[2:])
+	case "verify":
+		err = verify(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: want build or pin", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want build, pin or verify", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
@@ -82,6 +89,8 @@ func build(ctx context.Context, args []string) error {
 	plainHTTP := fs.Bool("plain-http", false, "talk HTTP instead of HTTPS to the registry")
 	regConfig := fs.String("registry-config", "", "Docker config file with credentials (default as docker reads it)")
 	digestFile := fs.String("digest-file", "", "write the index digest to this file")
+	signKey := fs.String("sign-key", "", "sign the index with this private key (password in $MODELVERIFY_PASSWORD); the bundle is stored as its referrer")
+	repo := fs.String("repo", "ghcr.io/modelverify/modelverify", "repository named in the signature statement")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", image.ErrOptions, err)
 	}
@@ -112,6 +121,21 @@ func build(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("wrote %s:%s %s\n", *dir, *tag, d)
+	if *signKey != "" {
+		signer, err := keySigner(*signKey)
+		if err != nil {
+			return err
+		}
+		store, err := oci.NewWithContext(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		sd, err := image.SignIndex(ctx, signer, store, *tag, *repo)
+		if err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
+		fmt.Printf("signed %s: signature %s\n", d, sd.Digest)
+	}
 	if *push != "" {
 		pd, err := image.Push(ctx, *dir, *tag, *push, manifest.RegistryOptions{PlainHTTP: *plainHTTP, DockerConfig: *regConfig})
 		if err != nil {
@@ -166,5 +190,67 @@ func pin(args []string) error {
 		}
 		fmt.Printf("pinned %s to %s@%s\n", f, *repo, h)
 	}
+	return nil
+}
+
+func keySigner(path string) (*sign.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	priv, err := sign.ParsePrivateKeyPEM(b, []byte(os.Getenv("MODELVERIFY_PASSWORD")))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", image.ErrOptions, path, err)
+	}
+	return sign.NewKeySigner(priv)
+}
+
+// verify checks the signature of an image index in a layout or a registry.
+// Exit codes as modelverify's: 1 when no signature verifies.
+func verify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	key := fs.String("key", "", "public key (PEM) of the signer (required)")
+	ref := fs.String("ref", "", "the image: oci://HOST/REPO[:TAG|@DIGEST] or oci-layout://DIR[:TAG] (required)")
+	plainHTTP := fs.Bool("plain-http", false, "talk HTTP instead of HTTPS to the registry")
+	regConfig := fs.String("registry-config", "", "Docker config file with credentials")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	if *key == "" || *ref == "" {
+		return fmt.Errorf("%w: --key and --ref are required", image.ErrOptions)
+	}
+	b, err := os.ReadFile(*key)
+	if err != nil {
+		return fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	pub, err := sign.ParsePublicKeyPEM(b)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", image.ErrOptions, *key, err)
+	}
+	a, err := sign.KeyAuthority(pub)
+	if err != nil {
+		return fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	v, err := sign.NewVerifier(a)
+	if err != nil {
+		return fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	r, err := manifest.ParseRef(*ref)
+	if err != nil {
+		return fmt.Errorf("%w: %v", image.ErrOptions, err)
+	}
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{PlainHTTP: *plainHTTP, DockerConfig: *regConfig})
+	if err != nil {
+		return err
+	}
+	st, err := image.VerifyIndex(ctx, v, target, r.Reference())
+	if err != nil {
+		if errors.Is(err, image.ErrUnsigned) {
+			fmt.Fprintln(os.Stderr, "mkimage:", err)
+			os.Exit(1)
+		}
+		return err
+	}
+	fmt.Printf("verified %s: %d resources signed\n", *ref, len(st.Predicate.Resources))
 	return nil
 }
