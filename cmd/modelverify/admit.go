@@ -48,6 +48,9 @@ error.`,
 			}
 			models := make([]admission.Model, len(args))
 			for i, a := range args {
+				if _, err := admission.ParseReference(a); err != nil {
+					return usageErrorf("%v (want [oci://]HOST/REPO[:TAG][@DIGEST])", err)
+				}
 				models[i] = admission.Model{Ref: a}
 			}
 			d := p.Evaluate(cmd.Context(), models, admission.EvalOptions{ResolveTags: true})

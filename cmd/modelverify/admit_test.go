@@ -51,6 +51,7 @@ func TestAdmitCommand(t *testing.T) {
 		{"warn mode admits with a warning", []string{"--policy", warn, host + "/models/unsigned:v1"}, 0, "denied", "warning:"},
 		{"a registry that does not answer fails closed", []string{"--policy", downPolicy, down + "/models/good:v1"}, 2, "undecided", "fail closed"},
 		{"a broken policy is a configuration error", []string{"--policy", broken, host + "/models/good:v1"}, 3, "", "spec.mode"},
+		{"a malformed reference is a usage error", []string{"--policy", enforce, host + "/Models/x:v1"}, 3, "", "invalid reference"},
 		{"the policy flag is required", []string{host + "/models/good:v1"}, 3, "", "--policy"},
 	}
 	for _, tt := range tests {
