@@ -1,8 +1,8 @@
 // Package keyless runs a Sigstore keyless signing stack in the test process,
-// on 127.0.0.1: an OIDC issuer whose tokens look like GitHub Actions' (and
-// the Actions endpoint that hands them out), a Fulcio that certifies the
-// caller's key for the token's identity, and a Rekor v1 that records DSSE
-// entries. Rekor's signed entry timestamps and inclusion proofs come from
+// on 127.0.0.1: an OIDC issuer whose tokens look like GitHub Actions' (with
+// the Actions endpoint that hands them out) or gitlab.com CI job tokens, a
+// Fulcio that certifies the caller's key for the token's identity, and a
+// Rekor v1 that records DSSE entries. Rekor's signed entry timestamps and inclusion proofs come from
 // sigstore-go's VirtualSigstore; TrustedRootJSON verifies what the stack
 // issues. Nothing leaves the machine, and every request is checked as the
 // real services check it (token signature, audience and expiry, proof of
@@ -47,6 +47,9 @@ import (
 // GitHubIssuer is the issuer of GitHub Actions OIDC tokens; the stack uses
 // it so that identities look as they do in real workflows.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
+
+// GitLabIssuer is the issuer of gitlab.com CI job tokens (id_tokens).
+const GitLabIssuer = "https://gitlab.com"
 
 // Stack is the running services.
 type Stack struct {
@@ -123,6 +126,29 @@ func (s *Stack) Token(t testing.TB, workflow, audience string) string {
 		"repository": repo, "job_workflow_ref": workflow,
 	}
 	tok, err := s.sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// GitLabIdentity is the certificate identity of a gitlab.com pipeline of
+// project (GROUP/PROJECT) on branch, as Fulcio derives it from
+// ci_config_ref_uri.
+func GitLabIdentity(project, branch string) string {
+	return "https://gitlab.com/" + project + "//.gitlab-ci.yml@refs/heads/" + branch
+}
+
+// GitLabToken returns a gitlab.com-style CI job token (id_tokens) for
+// project on branch, audience sigstore.
+func (s *Stack) GitLabToken(t testing.TB, project, branch string) string {
+	t.Helper()
+	tok, err := s.sign(map[string]any{
+		"iss": GitLabIssuer, "aud": "sigstore",
+		"sub": "project_path:" + project + ":ref_type:branch:ref:" + branch,
+		"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix(),
+		"project_path": project, "ci_config_ref_uri": strings.TrimPrefix(GitLabIdentity(project, branch), "https://"),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +233,16 @@ type tokenClaims struct {
 	Audience string `json:"aud"`
 	Expiry   int64  `json:"exp"`
 	Workflow string `json:"job_workflow_ref"`
+	// GitLab: the pipeline's configuration file and ref.
+	ConfigRefURI string `json:"ci_config_ref_uri"`
+}
+
+// identity is the certificate identity Fulcio derives from the claims.
+func (c tokenClaims) identity() string {
+	if c.Issuer == GitLabIssuer {
+		return "https://" + c.ConfigRefURI
+	}
+	return Identity(c.Workflow)
 }
 
 // verifyToken checks the token as Fulcio does: our issuer's signature, the
@@ -233,14 +269,14 @@ func (s *Stack) verifyToken(tok string) (tokenClaims, error) {
 		return tokenClaims{}, err
 	}
 	switch {
-	case c.Issuer != GitHubIssuer:
+	case c.Issuer != GitHubIssuer && c.Issuer != GitLabIssuer:
 		return c, fmt.Errorf("issuer %q", c.Issuer)
 	case c.Audience != "sigstore":
 		return c, fmt.Errorf("audience %q", c.Audience)
 	case time.Now().Unix() > c.Expiry:
 		return c, errors.New("token expired")
-	case c.Workflow == "" || c.Subject == "":
-		return c, errors.New("token without subject or job_workflow_ref")
+	case c.Subject == "" || (c.Issuer == GitHubIssuer && c.Workflow == "") || (c.Issuer == GitLabIssuer && c.ConfigRefURI == ""):
+		return c, errors.New("token without subject or workflow reference")
 	}
 	return c, nil
 }
@@ -321,8 +357,8 @@ func (s *Stack) signingCert(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "proof of possession does not verify", http.StatusBadRequest)
 		return
 	}
-	issuerV2, _ := asn1.MarshalWithParams(GitHubIssuer, "utf8")
-	uri, err := parseURL(Identity(claims.Workflow))
+	issuerV2, _ := asn1.MarshalWithParams(claims.Issuer, "utf8")
+	uri, err := parseURL(claims.identity())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -337,7 +373,7 @@ func (s *Stack) signingCert(w http.ResponseWriter, r *http.Request) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		URIs:         uri,
 		ExtraExtensions: []pkix.Extension{
-			{Id: oidIssuerV1, Value: []byte(GitHubIssuer)},
+			{Id: oidIssuerV1, Value: []byte(claims.Issuer)},
 			{Id: oidIssuerV2, Value: issuerV2},
 		},
 	}
