@@ -78,7 +78,16 @@ func isShortWord(s string) bool {
 
 func (mm *memo) put(i uint64, v val) {
 	code, v := mm.encode(v)
-	if i >= denseMax || int(i/memoChunk) > len(mm.chunks)+16 {
+	c, j := i/memoChunk, i%memoChunk
+	if mm.sparse == nil && c < uint64(len(mm.chunks)) {
+		// The common case: a dense index and no sparse entries.
+		if mm.chunks[c][j] == 0 {
+			mm.len++
+		}
+		mm.chunks[c][j] = code
+		return
+	}
+	if i >= denseMax || int(c) > len(mm.chunks)+16 {
 		if mm.sparse == nil {
 			mm.sparse = map[uint64]val{}
 		}
@@ -89,11 +98,9 @@ func (mm *memo) put(i uint64, v val) {
 		mm.clearChunk(i)
 		return
 	}
-	c := int(i / memoChunk)
-	for c >= len(mm.chunks) {
+	for int(c) >= len(mm.chunks) {
 		mm.chunks = append(mm.chunks, make([]uint32, memoChunk))
 	}
-	j := i % memoChunk
 	if mm.chunks[c][j] == 0 {
 		if _, ok := mm.sparse[i]; mm.sparse != nil && ok {
 			delete(mm.sparse, i)

@@ -81,19 +81,25 @@ const (
 )
 
 // opNames names opcodes in findings.
-var opNames = map[byte]string{
-	opGLOBAL: "GLOBAL", opSTACK_GLOBAL: "STACK_GLOBAL", opINST: "INST", opOBJ: "OBJ", opREDUCE: "REDUCE",
-	opNEWOBJ: "NEWOBJ", opNEWOBJ_EX: "NEWOBJ_EX", opBUILD: "BUILD", opEXT1: "EXT1", opEXT2: "EXT2",
-	opEXT4: "EXT4", opAPPEND: "APPEND", opAPPENDS: "APPENDS", opSETITEM: "SETITEM", opSETITEMS: "SETITEMS",
-	opADDITEMS: "ADDITEMS", opPERSID: "PERSID", opBINPERSID: "BINPERSID",
-}
-
-func opName(op byte) string {
-	if n, ok := opNames[op]; ok {
-		return n
+var opNames = func() (names [256]string) {
+	for op, n := range map[byte]string{
+		opGLOBAL: "GLOBAL", opSTACK_GLOBAL: "STACK_GLOBAL", opINST: "INST", opOBJ: "OBJ", opREDUCE: "REDUCE",
+		opNEWOBJ: "NEWOBJ", opNEWOBJ_EX: "NEWOBJ_EX", opBUILD: "BUILD", opEXT1: "EXT1", opEXT2: "EXT2",
+		opEXT4: "EXT4", opAPPEND: "APPEND", opAPPENDS: "APPENDS", opSETITEM: "SETITEM", opSETITEMS: "SETITEMS",
+		opADDITEMS: "ADDITEMS", opPERSID: "PERSID", opBINPERSID: "BINPERSID", opDICT: "DICT", opLIST: "LIST",
+		opFROZENSET: "FROZENSET",
+	} {
+		names[op] = n
 	}
-	return fmt.Sprintf("0x%02x", op)
-}
+	for op := range names {
+		if names[op] == "" {
+			names[op] = fmt.Sprintf("0x%02x", op)
+		}
+	}
+	return names
+}()
+
+func opName(op byte) string { return opNames[op] }
 
 // highestProtocol is the newest protocol CPython reads.
 const highestProtocol = 5

@@ -135,3 +135,40 @@ func isIdentifierPath(s string) bool {
 	}
 	return !start
 }
+
+// nameLike is isIdentifierPath(s) || isShortWord(s) on bytes, without
+// converting them to a string: it runs for every string literal.
+func nameLike(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	ident, letter, short := true, false, len(b) <= 16
+	start := true
+	for _, c := range b {
+		switch {
+		case c == '.':
+			if start {
+				ident = false
+			}
+			start = true
+			continue
+		case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+			letter = true
+		case c >= 0x80:
+			short = false
+		case c >= '0' && c <= '9':
+			if start {
+				ident = false
+			}
+		case c == '-' || c == '<' || c == '>' || c == '|' || c == '=' || c == '[' || c == ']':
+			ident = false
+		default:
+			return false
+		}
+		start = false
+	}
+	if start {
+		ident = false
+	}
+	return ident || (short && letter)
+}

@@ -243,15 +243,19 @@ func (m *vm) newContainer(k kind) val {
 
 // add appends items to a container value in place.
 func (m *vm) add(c *val, items []val, op string, off int64) {
-	for _, it := range items {
-		into(it)
+	for i := range items {
+		if items[i].k == kGlobal {
+			into(items[i])
+		}
 	}
 	if c.k == kGlobal {
 		m.report(scan.RuleDynamicGlobal, scan.SeverityCritical, off, op, c.p.g.symbol(),
 			op+" mutates an imported object: "+c.p.g.symbol())
 		return
 	}
-	if (c.k != kList && c.k != kDict && c.k != kSet) || c.i == 0 {
+	// Only dict items are ever read back (BUILD state); lists and sets keep
+	// none.
+	if c.k != kDict || c.i == 0 {
 		return
 	}
 	if m.recent.id != c.i {
@@ -382,7 +386,7 @@ func (m *vm) literal(k kind, n int64) (val, error) {
 	if err != nil {
 		return val{}, err
 	}
-	if k == kStr && !isIdentifierPath(string(b)) && !isShortWord(string(b)) {
+	if k == kStr && !nameLike(b) {
 		// Not a name: keep it by position only.
 		return val{k: k, n: uint32(n), i: m.r.offset() - n}, nil
 	}
