@@ -611,28 +611,12 @@ func (m *vm) exec() (val, error) {
 			if err := m.push(g); err != nil {
 				return val{}, err
 			}
-		case opREDUCE:
-			args, err := m.pop()
+		case opREDUCE, opNEWOBJ:
+			fn, args, err := m.pop2()
 			if err != nil {
 				return val{}, err
 			}
-			fn, err := m.pop()
-			if err != nil {
-				return val{}, err
-			}
-			if err := m.push(m.call(fn, args, off, "REDUCE")); err != nil {
-				return val{}, err
-			}
-		case opNEWOBJ:
-			args, err := m.pop()
-			if err != nil {
-				return val{}, err
-			}
-			cls, err := m.pop()
-			if err != nil {
-				return val{}, err
-			}
-			if err := m.push(m.call(cls, args, off, "NEWOBJ")); err != nil {
+			if err := m.push(m.call(fn, args, off, opName(op))); err != nil {
 				return val{}, err
 			}
 		case opNEWOBJ_EX:
@@ -640,11 +624,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			args, err := m.pop()
-			if err != nil {
-				return val{}, err
-			}
-			cls, err := m.pop()
+			cls, args, err := m.pop2()
 			if err != nil {
 				return val{}, err
 			}

@@ -194,6 +194,17 @@ func (m *vm) pop() (val, error) {
 	return v, nil
 }
 
+// pop2 pops the top two values and returns them in stack order: a callable
+// and its arguments for REDUCE and NEWOBJ.
+func (m *vm) pop2() (val, val, error) {
+	b, err := m.pop()
+	if err != nil {
+		return val{}, val{}, err
+	}
+	a, err := m.pop()
+	return a, b, err
+}
+
 func (m *vm) top() (*val, error) {
 	if len(m.stack) <= m.fence() {
 		return nil, errUnderflow
