@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"github.com/go-openapi/runtime"
+
+	sigstoretest "github.com/modelverify/modelverify/internal/testutil/sigstore"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1" // registers the dsse kind
@@ -172,7 +174,7 @@ func (s *Stack) TrustedRootJSON(t testing.TB) []byte {
 		URI: s.FulcioURL,
 	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{fulcio},
-		rawLogIDs(t, s.vs.CTLogs()), s.vs.TimestampingAuthorities(), rawLogIDs(t, s.vs.RekorLogs()))
+		sigstoretest.RawLogIDs(t, s.vs.CTLogs()), s.vs.TimestampingAuthorities(), sigstoretest.RawLogIDs(t, s.vs.RekorLogs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,23 +183,6 @@ func (s *Stack) TrustedRootJSON(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// rawLogIDs turns VirtualSigstore's log IDs (hex strings) into the raw key
-// IDs a trusted root file records.
-func rawLogIDs(t testing.TB, logs map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
-	t.Helper()
-	out := make(map[string]*root.TransparencyLog, len(logs))
-	for _, l := range logs {
-		c := *l
-		id, err := hex.DecodeString(string(l.ID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.ID = id
-		out[hex.EncodeToString(id)] = &c
-	}
-	return out
 }
 
 func randBytes(n int) []byte {

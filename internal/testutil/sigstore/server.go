@@ -98,7 +98,7 @@ func (s *Services) TrustedRootJSON(t testing.TB) []byte {
 		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour),
 		URI: s.FulcioURL,
 	}}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, rawLogIDs(t, s.VS.CTLogs()), []root.TimestampingAuthority{s.tsa}, rawLogIDs(t, s.VS.RekorLogs()))
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, RawLogIDs(t, s.VS.CTLogs()), []root.TimestampingAuthority{s.tsa}, RawLogIDs(t, s.VS.RekorLogs()))
 	if err != nil {
 		t.Fatal(err)
 	}

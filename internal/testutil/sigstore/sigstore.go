@@ -43,7 +43,7 @@ func New(t testing.TB) *Instance {
 func (s *Instance) TrustedRootJSON(t testing.TB) []byte {
 	t.Helper()
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
-		s.VS.FulcioCertificateAuthorities(), rawLogIDs(t, s.VS.CTLogs()), s.VS.TimestampingAuthorities(), rawLogIDs(t, s.VS.RekorLogs()))
+		s.VS.FulcioCertificateAuthorities(), RawLogIDs(t, s.VS.CTLogs()), s.VS.TimestampingAuthorities(), RawLogIDs(t, s.VS.RekorLogs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +54,9 @@ func (s *Instance) TrustedRootJSON(t testing.TB) []byte {
 	return b
 }
 
-// rawLogIDs turns VirtualSigstore's log IDs, which hold the hex string of
+// RawLogIDs turns VirtualSigstore's log IDs, which hold the hex string of
 // the key ID, into the raw key ID that a trusted root file records.
-func rawLogIDs(t testing.TB, logs map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
+func RawLogIDs(t testing.TB, logs map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
 	t.Helper()
 	out := make(map[string]*root.TransparencyLog, len(logs))
 	for _, l := range logs {
