@@ -2,6 +2,7 @@ package pickle_test
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -96,5 +97,27 @@ func TestPolicyAllowsAndDenies(t *testing.T) {
 	got := scanBytes(t, od, scan.Options{Policy: &scan.Policy{Deny: []string{"collections.OrderedDict"}}})
 	if got.Verdict != scan.VerdictDangerous || got.Findings[0].RuleID != scan.RulePolicyDenied {
 		t.Errorf("denied by policy: verdict %s findings %+v", got.Verdict, got.Findings)
+	}
+}
+
+// Far memo indices cannot make the memo allocate blocks for the gaps, and
+// their map is bounded.
+func TestFarMemoIndicesStayCheap(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("\x80\x04N")
+	for i := 0; i < 200; i++ {
+		idx := uint32(i) * 300_000 // gaps of several blocks, all below denseMax
+		b.Write([]byte{'r', byte(idx), byte(idx >> 8), byte(idx >> 16), byte(idx >> 24)})
+	}
+	b.WriteString("h\x00.")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := scanBytes(t, b.Bytes(), scan.Options{})
+	runtime.ReadMemStats(&after)
+	if got.Verdict != scan.VerdictClean {
+		t.Errorf("verdict %s: %+v %s", got.Verdict, got.Findings, got.Error)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("200 far PUTs allocated %d MiB", alloc>>20)
 	}
 }

@@ -8,6 +8,15 @@ const memoChunk = 1 << 16
 // go to a map and cost only what they store.
 const denseMax = 1 << 26
 
+// sparseMax bounds the map of far memo indices. Real pickles number their
+// memo densely from 0 and never use it.
+const sparseMax = 1 << 20
+
+// full reports whether a put at index i could exceed the sparse bound.
+func (mm *memo) full(i uint64) bool {
+	return len(mm.sparse) >= sparseMax && (i >= denseMax || i > 2*uint64(mm.len)+memoChunk)
+}
+
 // memo is CPython's unpickler memo, kept compact: a slot is 4 bytes. Values
 // the analysis never reads back in full (mutable containers, numbers, long
 // or non-name strings) are kept as their kind alone; the rest (names, short
@@ -87,7 +96,10 @@ func (mm *memo) put(i uint64, v val) {
 		mm.chunks[c][j] = code
 		return
 	}
-	if i >= denseMax || int(c) > len(mm.chunks)+16 {
+	// Only indices near the ones in use are kept in blocks, so that blocks
+	// cost at most twice the entries set; hostile far indices go to the map,
+	// which is bounded by sparseMax.
+	if i >= denseMax || i > 2*uint64(mm.len)+memoChunk {
 		if mm.sparse == nil {
 			mm.sparse = map[uint64]val{}
 		}

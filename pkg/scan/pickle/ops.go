@@ -495,7 +495,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if m.memo.len >= m.lim.MaxMemo {
+			if m.memo.len >= m.lim.MaxMemo || m.memo.full(idx) {
 				return val{}, &scan.LimitError{Limit: "max-memo", Max: int64(m.lim.MaxMemo)}
 			}
 			m.memo.put(idx, *t)
