@@ -30,6 +30,9 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 	}
 	g := &global{module: module, name: name, off: off, op: op}
 	v := val{k: kGlobal, p: &obj{g: g}}
+	if m.recordGlobals {
+		m.imported = append(m.imported, g)
+	}
 	verdict, why := classify(module, name, m.policy)
 	g.verdict = verdict
 	sym := g.symbol()
@@ -69,9 +72,6 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 		return val{k: kUnknown}
 	}
 	g := fn.p.g
-	if m.recordCalls {
-		m.called = append(m.called, g)
-	}
 	var items []val
 	if args.k == kTuple && args.p != nil {
 		items = args.p.items
@@ -270,8 +270,9 @@ func (m *vm) joblibArray(state val, off int64) (val, error) {
 // shadowScan reads the bytes joblib treats as raw array data as a plain
 // unpickler would: pickle.load on the same file parses them as opcodes. A
 // payload hidden there is harmless under joblib.load but runs under
-// pickle.load, so any call of a global that is not allowed is reported.
-// Ordinary array data fails to parse within a few bytes.
+// pickle.load, so any import of a valid name that is not allowed is
+// reported (importing a module runs its code). Ordinary array data fails to
+// parse within a few bytes, and never spells an import.
 func (m *vm) shadowScan(start, n, off int64) {
 	if n == 0 || m.depth >= m.lim.MaxDepth {
 		return
@@ -280,14 +281,14 @@ func (m *vm) shadowScan(start, n, off int64) {
 	sh.depth = m.depth + 1
 	sh.ext = m.ext
 	sh.lim.MaxOpcodes = min(m.lim.MaxOpcodes, max(n, 1<<16))
-	sh.recordCalls = true
+	sh.recordGlobals = true
 	sh.one()
-	for _, g := range sh.called {
-		if g.verdict == gAllowed {
+	for _, g := range sh.imported {
+		if g.verdict == gAllowed || !isIdentifierPath(g.module) || !isIdentifierPath(g.name) {
 			continue
 		}
 		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
-			fmt.Sprintf("the raw array bytes of the joblib array wrapper at offset %d hold a pickle that calls %s: harmless under joblib.load, it runs if the file is loaded with pickle.load", off, g.symbol()))
+			fmt.Sprintf("the raw array bytes of the joblib array wrapper at offset %d hold a pickle that imports %s: harmless under joblib.load, it runs if the file is loaded with pickle.load", off, g.symbol()))
 	}
 }
 

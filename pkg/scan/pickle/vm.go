@@ -119,10 +119,11 @@ type vm struct {
 	found int
 	depth int // nesting of inline joblib object-array pickles
 
-	loaders     []*global // nested-loader globals of the current pickle
-	called      []*global // globals called (REDUCE, NEWOBJ, OBJ, INST), in shadow scans
-	recordCalls bool
-	stopped     bool // the current pickle reached STOP
+	loaders []*global // nested-loader globals of the current pickle
+	// imported lists the globals a shadow scan resolves.
+	imported      []*global
+	recordGlobals bool
+	stopped       bool // the current pickle reached STOP
 
 	// goodNames and badNames count imports of valid and invalid Python
 	// names: text that is not a pickle imports only invalid ones.
