@@ -34,10 +34,8 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 		m.imported = append(m.imported, g)
 	}
 	verdict, why := classify(module, name, m.policy)
-	g.verdict = verdict
 	sym := g.symbol()
 	if !isIdentifierPath(module) || !isIdentifierPath(name) {
-		m.badNames++
 		if verdict == gAllowed {
 			verdict = gUnknown
 		}
@@ -45,6 +43,7 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 	} else {
 		m.goodNames++
 	}
+	g.verdict = verdict
 	switch verdict {
 	case gUnknown:
 		m.report(scan.RuleUnknownGlobal, scan.SeverityHigh, off, op, sym,
@@ -303,9 +302,9 @@ func (m *vm) inlinePickle() error {
 	m.stack, m.marks, m.memo, m.proto, m.loaders = nil, nil, memo{}, 0, nil
 	_, err := m.exec()
 	m.flushLoaders()
-	found, ops, ext, good, bad := m.found, m.ops, m.ext, m.goodNames, m.badNames
+	found, ops, ext, good := m.found, m.ops, m.ext, m.goodNames
 	*m = saved
-	m.found, m.ops, m.ext, m.goodNames, m.badNames = found, ops, ext, good, bad
+	m.found, m.ops, m.ext, m.goodNames = found, ops, ext, good
 	return err
 }
 

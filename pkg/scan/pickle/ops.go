@@ -128,7 +128,6 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			into(v)
-			m.stopped = true
 			return v, nil
 		case opPOP:
 			if n := len(m.marks); n > 0 && m.marks[n-1] == len(m.stack) {

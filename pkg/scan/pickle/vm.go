@@ -123,11 +123,10 @@ type vm struct {
 	// imported lists the globals a shadow scan resolves.
 	imported      []*global
 	recordGlobals bool
-	stopped       bool // the current pickle reached STOP
 
-	// goodNames and badNames count imports of valid and invalid Python
-	// names: text that is not a pickle imports only invalid ones.
-	goodNames, badNames int
+	// goodNames counts imports of valid Python names: text that is not a
+	// pickle imports none.
+	goodNames int
 	// Mutable containers carry no items of their own (a pickle of millions
 	// of dicts would cost gigabytes): each has a serial number in val.i, and
 	// only the most recently filled one keeps its first items, which is what
@@ -337,7 +336,6 @@ func (m *vm) one() (val, error) {
 	m.marks = m.marks[:0]
 	m.proto = 0
 	m.loaders = m.loaders[:0]
-	m.stopped = false
 	v, err := m.exec()
 	m.flushLoaders()
 	return v, err
