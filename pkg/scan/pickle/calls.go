@@ -193,7 +193,15 @@ func (m *vm) build(inst *val, state val, off int64) error {
 			o.dt.hasState = true
 		}
 	case "joblib.numpy_pickle.NumpyArrayWrapper":
-		v, err := m.joblibArray(state, off)
+		start := m.r.offset()
+		v, inline, err := m.joblibArray(state, off)
+		if !inline {
+			// What joblib reads as data, pickle.load reads as opcodes: also
+			// when the wrapper is too broken for joblib to read at all.
+			if serr := m.shadowScan(start, m.r.offset()-start, off); serr != nil {
+				return serr
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -220,50 +228,48 @@ func (m *vm) dictGet(d val, key string) (val, bool) {
 // NumpyArrayWrapper, the array is read from the stream itself — a nested
 // pickle for object arrays, else optional alignment padding and the raw
 // bytes, which are skipped by size.
-func (m *vm) joblibArray(state val, off int64) (val, error) {
+func (m *vm) joblibArray(state val, off int64) (v val, inline bool, err error) {
 	shape, ok1 := m.dictGet(state, "shape")
 	dt, ok2 := m.dictGet(state, "dtype")
 	if !ok1 || !ok2 || shape.k != kTuple || dt.k != kObj || dt.p.dt == nil {
-		return val{}, scan.Malformedf("joblib array wrapper at offset %d has no readable shape and dtype", off)
+		return val{}, false, scan.Malformedf("joblib array wrapper at offset %d has no readable shape and dtype", off)
 	}
 	if shape.p == nil || shape.p.n > int64(len(shape.p.items)) {
-		return val{}, scan.Malformedf("joblib array wrapper at offset %d has too many dimensions", off)
+		return val{}, false, scan.Malformedf("joblib array wrapper at offset %d has too many dimensions", off)
 	}
 	count := int64(1)
 	for _, d := range shape.p.items {
 		if d.k != kInt || d.i < 0 {
-			return val{}, scan.Malformedf("joblib array wrapper at offset %d has a bad shape", off)
+			return val{}, false, scan.Malformedf("joblib array wrapper at offset %d has a bad shape", off)
 		}
 		if d.i != 0 && count > (1<<62)/d.i {
-			return val{}, errTruncated
+			return val{}, false, errTruncated
 		}
 		count *= d.i
 	}
 	itemsize, object, ok := dtypeSize(dt.p.dt)
 	if !ok {
-		return val{}, scan.Malformedf("joblib array at offset %d has a dtype of unknown size (%q)", off, dt.p.dt.str)
+		return val{}, false, scan.Malformedf("joblib array at offset %d has a dtype of unknown size (%q)", off, dt.p.dt.str)
 	}
 	if object {
-		return val{k: kUnknown}, m.inlinePickle()
+		return val{k: kUnknown}, true, m.inlinePickle()
 	}
-	start := m.r.offset()
 	if a, ok := m.dictGet(state, "numpy_array_alignment_bytes"); ok && a.k == kInt {
 		pad, err := m.uint(1)
 		if err != nil {
-			return val{}, err
+			return val{}, false, err
 		}
 		if err := m.r.skip(int64(pad)); err != nil {
-			return val{}, err
+			return val{}, false, err
 		}
 	}
 	if itemsize > 0 && count > (1<<62)/itemsize {
-		return val{}, errTruncated
+		return val{}, false, errTruncated
 	}
 	if err := m.r.skip(count * itemsize); err != nil {
-		return val{}, err
+		return val{}, false, err
 	}
-	m.shadowScan(start, m.r.offset()-start, off)
-	return val{k: kUnknown}, nil
+	return val{k: kUnknown}, false, nil
 }
 
 // shadowScan reads the bytes joblib treats as raw array data as a plain
@@ -272,14 +278,23 @@ func (m *vm) joblibArray(state val, off int64) (val, error) {
 // pickle.load, so any import of a valid name that is not allowed is
 // reported (importing a module runs its code). Ordinary array data fails to
 // parse within a few bytes, and never spells an import.
-func (m *vm) shadowScan(start, n, off int64) {
-	if n == 0 || m.depth >= m.lim.MaxDepth {
-		return
+func (m *vm) shadowScan(start, n, off int64) error {
+	if m.depth >= m.lim.MaxDepth {
+		return nil
 	}
-	sh := newVM(m.ctx, m.s, m.ra, start, start+n)
+	// pickle.load goes on past the array into the rest of the stream. Each
+	// shadow may run twice as many opcodes as joblib skipped bytes (at least
+	// 64 Ki), and all shadows of a stream share one budget, so a file of
+	// many wrappers stays linear; spending it is a limit, never a silent skip.
+	ops := max(2*n, 1<<16)
+	if m.shadowOps+ops > shadowBudget {
+		return &scan.LimitError{Limit: "max-opcodes", Max: shadowBudget}
+	}
+	m.shadowOps += ops
+	sh := newVM(m.ctx, m.s, m.ra, start, m.r.end)
 	sh.depth = m.depth + 1
 	sh.ext = m.ext
-	sh.lim.MaxOpcodes = min(m.lim.MaxOpcodes, max(n, 1<<16))
+	sh.lim.MaxOpcodes = min(m.lim.MaxOpcodes, ops)
 	sh.recordGlobals = true
 	sh.one()
 	for _, g := range sh.imported {
@@ -287,9 +302,13 @@ func (m *vm) shadowScan(start, n, off int64) {
 			continue
 		}
 		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
-			fmt.Sprintf("the raw array bytes of the joblib array wrapper at offset %d hold a pickle that imports %s: harmless under joblib.load, it runs if the file is loaded with pickle.load", off, g.symbol()))
+			fmt.Sprintf("the bytes after the joblib array wrapper at offset %d, which joblib.load reads as array data, import %s when the file is loaded with pickle.load", off, g.symbol()))
 	}
+	return nil
 }
+
+// shadowBudget bounds the opcodes of all shadow scans of one stream.
+const shadowBudget = 1 << 26
 
 // inlinePickle runs the pickle that joblib stores inline for an object
 // array: a fresh unpickler on the same stream, up to its STOP.
@@ -302,9 +321,9 @@ func (m *vm) inlinePickle() error {
 	m.stack, m.marks, m.memo, m.proto, m.loaders = nil, nil, memo{}, 0, nil
 	_, err := m.exec()
 	m.flushLoaders()
-	found, ops, ext, good := m.found, m.ops, m.ext, m.goodNames
+	found, ops, ext, good, shadow := m.found, m.ops, m.ext, m.goodNames, m.shadowOps
 	*m = saved
-	m.found, m.ops, m.ext, m.goodNames = found, ops, ext, good
+	m.found, m.ops, m.ext, m.goodNames, m.shadowOps = found, ops, ext, good, shadow
 	return err
 }
 

@@ -170,7 +170,7 @@ func init() {
 		"builtins.super", "builtins.classmethod", "builtins.staticmethod", "builtins.property", "builtins.map",
 		"builtins.filter", "builtins.__build_class__", "builtins.object.__reduce__",
 		// nested loaders and network/file helpers of data libraries
-		"torch.load", "torch.serialization.load", "torch.storage._load_from_bytes", "torch.serialization._load",
+		"torch.load", "torch.serialization.load", "torch.serialization._load", "pickle.load", "_pickle.load",
 		"torch.from_file", "torch.save", "torch.serialization.save", "joblib.load", "joblib.dump", "numpy.load",
 		"numpy.save", "numpy.fromfile", "numpy.loadtxt", "numpy.genfromtxt", "numpy.memmap", "numpy.tofile",
 		"pandas.read_pickle", "pandas.read_csv", "pandas.read_json", "scipy.io.loadmat",
@@ -183,10 +183,12 @@ func init() {
 
 // nestedLoaders deserialise their argument. A call with a literal byte
 // string is judged by what the string holds; any other use is critical.
+// Loaders that take a file or a path (torch.load, joblib.load, numpy.load,
+// pickle.load) are not here: a literal argument names a file the scan cannot
+// see, so they are critical names.
 var nestedLoaders = map[string]bool{
 	"pickle.loads": true, "_pickle.loads": true, "pickle._loads": true, "cPickle.loads": true,
-	"dill.loads": true, "cloudpickle.loads": true, "torch.load": true, "torch.serialization.load": true,
-	"torch.storage._load_from_bytes": true, "joblib.load": true, "numpy.load": true,
+	"dill.loads": true, "cloudpickle.loads": true, "torch.storage._load_from_bytes": true,
 }
 
 // dangerousAttrs are attribute names that, anywhere in a dotted name, reach

@@ -39,7 +39,7 @@ func TestTechniquesResolveAsCPythonDoes(t *testing.T) {
 		{"nested_load_from_bytes.pkl", scan.RuleNestedPickle, "torch.storage._load_from_bytes", "REDUCE", scan.SeverityCritical},
 		{"nested_load_from_bytes.pkl", scan.RuleDangerousGlobal, "posix.system", "GLOBAL", scan.SeverityCritical},
 		{"nested_pickle_loads_clean.pkl", scan.RuleNestedPickle, "_pickle.loads", "REDUCE", scan.SeverityHigh},
-		{"nested_torch_load_nonliteral.pkl", scan.RuleNestedPickle, "torch.load", "STACK_GLOBAL", scan.SeverityCritical},
+		{"nested_torch_load_nonliteral.pkl", scan.RuleDangerousGlobal, "torch.load", "STACK_GLOBAL", scan.SeverityCritical},
 		{"nested_loader_escapes.pkl", scan.RuleNestedPickle, "pickle.loads", "STACK_GLOBAL", scan.SeverityCritical},
 		{"nested_codecs_payload.pkl", scan.RuleDangerousGlobal, "posix.system", "GLOBAL", scan.SeverityCritical},
 		{"joblib_after_array.joblib", scan.RuleDangerousGlobal, "posix.system", "STACK_GLOBAL", scan.SeverityCritical},

@@ -123,6 +123,7 @@ type vm struct {
 	// imported lists the globals a shadow scan resolves.
 	imported      []*global
 	recordGlobals bool
+	shadowOps     int64 // opcodes granted to shadow scans so far
 
 	// goodNames counts imports of valid Python names: text that is not a
 	// pickle imports none.
