@@ -94,6 +94,13 @@ var allowGroups = []allowGroup{
 	{"OmegaConf configs", "omegaconf.listconfig", []string{"ListConfig"}},
 	{"OmegaConf configs", "omegaconf.base", []string{"ContainerMetadata", "Metadata"}},
 	{"OmegaConf configs", "omegaconf.nodes", []string{"AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode", "EnumNode"}},
+	{"NumPy math ufuncs stored as estimator parameters (FunctionTransformer(np.log1p)): pure functions of arrays", "numpy.core._multiarray_umath", numpyUfuncs},
+	{"NumPy math ufuncs (numpy >= 2)", "numpy._core._multiarray_umath", numpyUfuncs},
+	{"NumPy math ufuncs by their public path", "numpy", numpyUfuncs},
+	{"scikit-learn tree and metric rebuild helpers: newObj(cls) only creates an empty instance of cls", "sklearn.neighbors._kd_tree", []string{"newObj"}},
+	{"scikit-learn tree and metric rebuild helpers", "sklearn.neighbors._ball_tree", []string{"newObj"}},
+	{"scikit-learn tree and metric rebuild helpers", "sklearn.metrics._dist_metrics", []string{"newObj"}},
+	{"scikit-learn's default scorer stored by search objects (calls the estimator's own score)", "sklearn.metrics._scorer", []string{"_passthrough_scorer"}},
 	{"joblib's wrapper for arrays stored raw after the pickle (the array bytes are skipped by size)", "joblib.numpy_pickle", []string{"NumpyArrayWrapper"}},
 	{"SciPy sparse matrices", "scipy.sparse._csr", []string{"csr_matrix", "csr_array"}},
 	{"SciPy sparse matrices", "scipy.sparse._csc", []string{"csc_matrix", "csc_array"}},
@@ -117,6 +124,15 @@ var allowGroups = []allowGroup{
 	{"Hugging Face generation config stored in training args", "transformers.generation.configuration_utils", []string{"GenerationConfig"}},
 	{"Accelerate enums stored in training args", "accelerate.utils.dataclasses", []string{"DistributedType", "DeepSpeedPlugin", "GradientAccumulationPlugin"}},
 	{"Accelerate state stored in training args", "accelerate.state", []string{"PartialState", "AcceleratorState"}},
+}
+
+// numpyUfuncs are NumPy's elementwise math functions.
+var numpyUfuncs = []string{
+	"absolute", "abs", "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "negative", "positive",
+	"power", "float_power", "remainder", "mod", "fmod", "sqrt", "cbrt", "square", "reciprocal", "exp", "exp2", "expm1",
+	"log", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+	"arctan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "deg2rad", "rad2deg", "floor", "ceil", "trunc",
+	"rint", "sign", "maximum", "minimum", "fmax", "fmin", "hypot", "isnan", "isinf", "isfinite", "clip",
 }
 
 // sklearnDeny are sklearn modules whose classes or functions touch files,
@@ -295,8 +311,9 @@ func coveringModule(sym string) string {
 	return ""
 }
 
-// sklearnClass allows estimator and helper classes of scikit-learn: public
-// CamelCase names in sklearn modules outside sklearnDeny. Constructing an
+// sklearnClass allows estimator and helper classes of scikit-learn: CamelCase
+// names (and their Cython unpickle helpers) in sklearn modules outside
+// sklearnDeny. Constructing an
 // estimator only stores its parameters; any callable parameter is itself a
 // global that is judged on its own.
 func sklearnClass(module, name string) bool {
@@ -308,8 +325,12 @@ func sklearnClass(module, name string) bool {
 			return false
 		}
 	}
-	if name == "" || name[0] < 'A' || name[0] > 'Z' || strings.Contains(name, ".") {
+	if strings.Contains(name, ".") || !isIdentifierPath(name) {
 		return false
 	}
-	return isIdentifierPath(name)
+	// Cython's generated unpickle helper of a class only rebuilds that class.
+	class := strings.TrimPrefix(name, "__pyx_unpickle_")
+	// Private classes (_BinMapper, _CalibratedClassifier) count too.
+	class = strings.TrimLeft(class, "_")
+	return class != "" && class[0] >= 'A' && class[0] <= 'Z'
 }

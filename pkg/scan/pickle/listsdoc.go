@@ -22,7 +22,7 @@ func WriteListsMarkdown(w io.Writer) error {
 	}
 	b.WriteString("| `sklearn.*` (except ")
 	b.WriteString("`" + strings.Join(sklearnDeny, "`, `") + "`)")
-	b.WriteString(" | public CamelCase class names | scikit-learn estimators and helpers: construction only stores parameters; callables they hold are globals judged on their own |\n")
+	b.WriteString(" | CamelCase class names, also private (`_BinMapper`), and their Cython `__pyx_unpickle_<Class>` helpers | scikit-learn estimators and helpers: construction only stores parameters; callables they hold are globals judged on their own |\n")
 	b.WriteString("\n## Critical modules\n\nEvery global in these modules and their submodules (a rule for `asyncio` covers `asyncio.unix_events`) is critical:\nthey give code execution, process control, file or network access, imports or deserialisation.\n\n")
 	mods := append([]string(nil), criticalModules...)
 	sort.Strings(mods)
