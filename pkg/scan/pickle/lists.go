@@ -52,7 +52,10 @@ var allowGroups = []allowGroup{
 	}},
 	{"PyTorch layout lookup by name used by legacy sparse pickles", "torch.serialization", []string{"_get_layout"}},
 	{"PyTorch parameter classes", "torch.nn.parameter", []string{"Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"}},
-	{"PyTorch layers saved with torch.save(model): construction only sets attributes", "torch.nn.modules.linear", []string{"Linear", "Identity", "Bilinear", "LazyLinear"}},
+	{"PyTorch layers saved with torch.save(model): construction only sets attributes", "torch.nn.modules.linear", []string{"Linear", "Identity", "Bilinear", "LazyLinear", "NonDynamicallyQuantizableLinear"}},
+	{"PyTorch activation functions that layers store as attributes (TransformerEncoderLayer.activation): pure tensor functions", "torch.nn.functional", []string{
+		"relu", "gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax", "leaky_relu", "elu", "mish", "hardswish", "glu", "softplus", "relu6",
+	}},
 	{"PyTorch layers", "torch.nn.modules.conv", []string{"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}},
 	{"PyTorch layers", "torch.nn.modules.container", []string{"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}},
 	{"PyTorch layers", "torch.nn.modules.activation", []string{"ReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softmax", "LeakyReLU", "ELU", "MultiheadAttention", "LogSoftmax", "Hardtanh", "ReLU6", "PReLU", "Softplus", "Mish", "Hardswish"}},
