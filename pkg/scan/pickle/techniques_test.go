@@ -1,6 +1,7 @@
 package pickle_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,4 +85,24 @@ func TestCPythonQuirksDoNotHideCalls(t *testing.T) {
 			t.Errorf("%s not reported: verdict %s, findings %+v, error %q", tt.symbol, got.Verdict, got.Findings, got.Error)
 		})
 	}
+}
+
+// A joblib wrapper too broken for joblib to read still hides nothing from
+// pickle.load, which parses what follows its BUILD as opcodes.
+func TestBrokenJoblibWrapperIsReadAsPickleLoadWould(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(fixtureDir("malicious"), "joblib_payload_in_array_bytes.joblib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := bytes.ReplaceAll(data, []byte("\x8c\x05numpy"), []byte("\x8c\x05nxmpy"))
+	if bytes.Equal(broken, data) {
+		t.Fatal("the fixture no longer names numpy")
+	}
+	got := scanBytes(t, broken, scan.Options{})
+	for _, f := range got.Findings {
+		if f.Symbol == "posix.system" && f.Severity == scan.SeverityCritical {
+			return
+		}
+	}
+	t.Errorf("posix.system after a broken wrapper not reported: %s %+v", got.Verdict, got.Findings)
 }
