@@ -26,28 +26,25 @@ func WriteListsMarkdown(w io.Writer) error {
 	b.WriteString("\n## Critical modules\n\nEvery global in these modules and their submodules (a rule for `asyncio` covers `asyncio.unix_events`) is critical:\nthey give code execution, process control, file or network access, imports or deserialisation.\n\n")
 	mods := append([]string(nil), criticalModules...)
 	sort.Strings(mods)
-	b.WriteString("`" + strings.Join(mods, "`, `") + "`\n")
+	b.WriteString(codeList(mods) + "\n")
 	b.WriteString("\n## Critical names\n\nSingle globals that are critical in modules that are not critical as a whole (builtins that evaluate, import, reach attributes or open files; loaders and savers of data libraries; process helpers):\n\n")
-	names := make([]string, 0, len(criticalNames))
-	for n := range criticalNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	b.WriteString("`" + strings.Join(names, "`, `") + "`\n")
+	b.WriteString(codeList(sortedKeys(criticalNames)) + "\n")
 	b.WriteString("\n## Nested loaders\n\nThese deserialise their argument. A call whose argument is a literal in the stream is judged by what the literal holds,\nscanned through the same dispatcher (a `torch.save` archive, another pickle); any other use is critical. The plain-pickle\nloaders among them (`pickle.loads` and kin) are reported as high even on clean content: no library's own serialisation emits\nthem, and they escape a restricted unpickler such as `torch.load(weights_only=True)`.\n\n")
-	loaders := make([]string, 0, len(nestedLoaders))
-	for n := range nestedLoaders {
-		loaders = append(loaders, n)
-	}
-	sort.Strings(loaders)
-	b.WriteString("`" + strings.Join(loaders, "`, `") + "`\n")
+	b.WriteString(codeList(sortedKeys(nestedLoaders)) + "\n")
 	b.WriteString("\n## Attribute chains\n\nA dotted name is an attribute chain (`shutil` + `os.system` reaches `os.system`). A chain is critical when any link is a dunder\n(`__globals__`, `__builtins__`, ...), names a critical module, or is one of: ")
-	attrs := make([]string, 0, len(dangerousAttrs))
-	for n := range dangerousAttrs {
-		attrs = append(attrs, n)
-	}
-	sort.Strings(attrs)
-	b.WriteString("`" + strings.Join(attrs, "`, `") + "`.\n")
+	b.WriteString(codeList(sortedKeys(dangerousAttrs)) + ".\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// codeList formats names as a comma-separated list of code spans.
+func codeList(names []string) string { return "`" + strings.Join(names, "`, `") + "`" }

@@ -21,45 +21,37 @@ func fixtureDir(kind string) string {
 	return filepath.Join("..", "..", "..", "fixtures", "pickle", kind)
 }
 
-func TestFixturesMaliciousAreDangerous(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir("malicious"), "*"))
-	if len(files) < 30 {
-		t.Fatalf("expected the malicious fixtures, found %d files", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := scanBytes(t, data, scan.Options{})
-			if got.Verdict != scan.VerdictDangerous {
-				t.Errorf("verdict %s, want dangerous; findings %+v, error %q", got.Verdict, got.Findings, got.Error)
-			}
-		})
-	}
-}
-
-func TestFixturesBenignAreClean(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir("benign"), "*"))
-	if len(files) < 20 {
-		t.Fatalf("expected the benign fixtures, found %d files", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := scanBytes(t, data, scan.Options{})
-			if got.Verdict != scan.VerdictClean {
-				t.Errorf("verdict %s, want clean; error %q", got.Verdict, got.Error)
-			}
-			for _, fd := range got.Findings {
-				if fd.Severity >= scan.SeverityMedium {
-					t.Errorf("unexpected finding %+v", fd)
+// Every fixture gets the verdict of its folder: malicious ones are
+// dangerous, benign ones clean with nothing at medium or above.
+func TestFixturesHaveTheVerdictOfTheirFolder(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		want scan.Verdict
+		min  int
+	}{{"malicious", scan.VerdictDangerous, 30}, {"benign", scan.VerdictClean, 20}} {
+		files, _ := filepath.Glob(filepath.Join(fixtureDir(c.kind), "*"))
+		if len(files) < c.min {
+			t.Fatalf("expected the %s fixtures, found %d files", c.kind, len(files))
+		}
+		for _, f := range files {
+			t.Run(c.kind+"/"+filepath.Base(f), func(t *testing.T) {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				got := scanBytes(t, data, scan.Options{})
+				if got.Verdict != c.want {
+					t.Errorf("verdict %s, want %s; findings %+v, error %q", got.Verdict, c.want, got.Findings, got.Error)
+				}
+				if c.want != scan.VerdictClean {
+					return
+				}
+				for _, fd := range got.Findings {
+					if fd.Severity >= scan.SeverityMedium {
+						t.Errorf("unexpected finding %+v", fd)
+					}
+				}
+			})
+		}
 	}
 }
