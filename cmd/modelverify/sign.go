@@ -113,15 +113,22 @@ func (o *signerOptions) newSigner() (*sign.Signer, error) {
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
+	return readConfigFile(path, "certificate", sign.ParseCertificatesPEM)
+}
+
+// readConfigFile reads and parses a file a flag names; both failures are
+// configuration errors (exit 3).
+func readConfigFile[T any](path, what string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("read certificate: %w", err))
+		return zero, withCode(exitUsage, fmt.Errorf("read %s: %w", what, err))
 	}
-	certs, err := sign.ParseCertificatesPEM(data)
+	v, err := parse(data)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
+		return zero, withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
 	}
-	return certs, nil
+	return v, nil
 }
 
 // folderFlags are the serialization flags of sign and verify.

@@ -42,15 +42,7 @@ func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 }
 
 func loadTrustedRoot(path string) (*root.TrustedRoot, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("read trusted root: %w", err))
-	}
-	tr, err := sign.LoadTrustedRoot(data)
-	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
-	}
-	return tr, nil
+	return readConfigFile(path, "trusted root", sign.LoadTrustedRoot)
 }
 
 // newVerifier compiles the authorities the flags name.
