@@ -57,14 +57,14 @@ func TestAdmitCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"admit", "--plain-http"}, tt.args...)
-			out, errOut, code := runRegistryCmd(t, args...)
+			out, errOut, code := runCLI(t, args...)
 			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
 			}
 		})
 	}
 
-	out, _, code := runRegistryCmd(t, "admit", "--plain-http", "--format", "json", "--policy", enforce, host+"/models/good@"+good)
+	out, _, code := runCLI(t, "admit", "--plain-http", "--format", "json", "--policy", enforce, host+"/models/good@"+good)
 	if code != 0 || !strings.Contains(out, `"outcome": "admitted"`) || !strings.Contains(out, `"pinned": "`+host+"/models/good@"+good) {
 		t.Fatalf("json: exit %d: %s", code, out)
 	}

@@ -18,21 +18,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
-// runRegistryCmd runs the CLI with args and returns stdout, stderr and the
-// exit code the process would have.
-func runRegistryCmd(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	err := root.ExecuteContext(context.Background())
-	if err != nil && !isSilent(err) {
-		stderr.WriteString(err.Error())
-	}
-	return stdout.String(), stderr.String(), exitCode(err)
-}
 
 func TestPushInspectPullCommands(t *testing.T) {
 	src := t.TempDir()
@@ -57,7 +42,7 @@ func TestPushInspectPullCommands(t *testing.T) {
 	for name, r := range refs {
 		t.Run(name, func(t *testing.T) {
 			ref, flags := r[0], r[1:]
-			out, errOut, code := runRegistryCmd(t, append([]string{"push", src, ref}, flags...)...)
+			out, errOut, code := runCLI(t, append([]string{"push", src, ref}, flags...)...)
 			if code != 0 {
 				t.Fatalf("push exit %d: %s", code, errOut)
 			}
@@ -69,7 +54,7 @@ func TestPushInspectPullCommands(t *testing.T) {
 				t.Errorf("push summary %q", errOut)
 			}
 
-			out, errOut, code = runRegistryCmd(t, append([]string{"inspect", "--format", "json", ref}, flags...)...)
+			out, errOut, code = runCLI(t, append([]string{"inspect", "--format", "json", ref}, flags...)...)
 			if code != 0 {
 				t.Fatalf("inspect exit %d: %s", code, errOut)
 			}
@@ -80,13 +65,13 @@ func TestPushInspectPullCommands(t *testing.T) {
 			if info.Digest != pushed.Digest || info.ArtifactType != manifest.ArtifactTypeModel || len(info.Files) != 3 {
 				t.Fatalf("inspect: %+v", info)
 			}
-			out, _, code = runRegistryCmd(t, append([]string{"inspect", ref}, flags...)...)
+			out, _, code = runCLI(t, append([]string{"inspect", ref}, flags...)...)
 			if code != 0 || !strings.Contains(out, "docs/README.md") || !strings.Contains(out, manifest.MediaTypeDoc) || !strings.Contains(out, pushed.Digest.String()) {
 				t.Fatalf("inspect text exit %d:\n%s", code, out)
 			}
 
 			dst := t.TempDir()
-			out, errOut, code = runRegistryCmd(t, append([]string{"pull", "-q", pushed.String(), dst}, flags...)...)
+			out, errOut, code = runCLI(t, append([]string{"pull", "-q", pushed.String(), dst}, flags...)...)
 			if code != 0 {
 				t.Fatalf("pull exit %d: %s", code, errOut)
 			}
@@ -126,7 +111,7 @@ func TestRegistryCommandExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, errOut, code := runRegistryCmd(t, tt.args...); code != tt.want {
+			if _, errOut, code := runCLI(t, tt.args...); code != tt.want {
 				t.Fatalf("exit %d, want %d: %s", code, tt.want, errOut)
 			}
 		})
@@ -166,7 +151,7 @@ func TestPullHostileManifestExitsTwo(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent := t.TempDir()
-	_, errOut, code := runRegistryCmd(t, "pull", "oci-layout://"+layout+":evil", filepath.Join(parent, "out"))
+	_, errOut, code := runCLI(t, "pull", "oci-layout://"+layout+":evil", filepath.Join(parent, "out"))
 	if code != exitFailed || !strings.Contains(errOut, "unsafe path") {
 		t.Fatalf("exit %d, want %d: %s", code, exitFailed, errOut)
 	}

@@ -43,7 +43,7 @@ func TestScanExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, errOut, code := runRegistryCmd(t, tt.args...)
+			_, errOut, code := runCLI(t, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, errOut)
 			}
@@ -52,7 +52,7 @@ func TestScanExitCodes(t *testing.T) {
 }
 
 func TestScanTextNamesEveryDangerousFinding(t *testing.T) {
-	out, _, code := runRegistryCmd(t, "scan", fixture("pickle", "malicious", "os_system_v4.pkl"), fixture("pickle", "benign", "plain_v2.pkl"))
+	out, _, code := runCLI(t, "scan", fixture("pickle", "malicious", "os_system_v4.pkl"), fixture("pickle", "benign", "plain_v2.pkl"))
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -79,7 +79,7 @@ func TestScanJSONReportGolden(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("# not a model\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code := runRegistryCmd(t, "scan", "--format", "json", dir)
+	out, _, code := runCLI(t, "scan", "--format", "json", dir)
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -114,7 +114,7 @@ func TestScanJSONReportGolden(t *testing.T) {
 }
 
 func TestScanSARIFIsValid21(t *testing.T) {
-	out, _, code := runRegistryCmd(t, "scan", "--format", "sarif", fixture("pickle", "malicious", "os_system_v4.pkl"))
+	out, _, code := runCLI(t, "scan", "--format", "sarif", fixture("pickle", "malicious", "os_system_v4.pkl"))
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}

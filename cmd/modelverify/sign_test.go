@@ -24,25 +24,10 @@ import (
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
-// runSignCLI runs the CLI with args and returns stdout, stderr and the exit
-// code the process would have.
-func runSignCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	err := root.ExecuteContext(context.Background())
-	if err != nil && !isSilent(err) {
-		stderr.WriteString(err.Error())
-	}
-	return stdout.String(), stderr.String(), exitCode(err)
-}
 
 func expectExit(t *testing.T, want int, args ...string) string {
 	t.Helper()
-	out, errOut, code := runSignCLI(t, args...)
+	out, errOut, code := runCLI(t, args...)
 	if code != want {
 		t.Fatalf("modelverify %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out, errOut)
 	}

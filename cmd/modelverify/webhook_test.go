@@ -33,7 +33,7 @@ func TestWebhookCommandConfigurationErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, errOut, code := runRegistryCmd(t, append([]string{"webhook", "--addr", "127.0.0.1:0"}, tt.args...)...)
+			_, errOut, code := runCLI(t, append([]string{"webhook", "--addr", "127.0.0.1:0"}, tt.args...)...)
 			if code != exitUsage || !strings.Contains(errOut, tt.want) {
 				t.Fatalf("exit %d, stderr %q; want 3 mentioning %q", code, errOut, tt.want)
 			}
