@@ -18,7 +18,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
-
 func TestPushInspectPullCommands(t *testing.T) {
 	src := t.TempDir()
 	files := map[string]string{

@@ -24,7 +24,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
-
 func expectExit(t *testing.T, want int, args ...string) string {
 	t.Helper()
 	out, errOut, code := runCLI(t, args...)
