@@ -339,21 +339,8 @@ func (w *szWalker) header() error {
 		case szEnd:
 			return nil
 		case szArchiveProps:
-			for {
-				t, err := w.byte()
-				if err != nil {
-					return err
-				}
-				if t == 0 {
-					break
-				}
-				n, err := w.num()
-				if err != nil {
-					return err
-				}
-				if err := w.skip(n); err != nil {
-					return err
-				}
+			if err := w.skipProperties(); err != nil {
+				return err
 			}
 		case szAdditional, szMainStreams:
 			if err := w.streamsInfo(); err != nil {
@@ -363,21 +350,8 @@ func (w *szWalker) header() error {
 			if _, err := w.count(); err != nil {
 				return err
 			}
-			for {
-				t, err := w.byte()
-				if err != nil {
-					return err
-				}
-				if t == 0 {
-					break
-				}
-				n, err := w.num()
-				if err != nil {
-					return err
-				}
-				if err := w.skip(n); err != nil {
-					return err
-				}
+			if err := w.skipProperties(); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("%w: property 0x%02x in header", errSZHeader, id)
@@ -471,4 +445,25 @@ func wrapSZ(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %v", scan.ErrMalformed, err)
+}
+
+// skipProperties skips property records (id, size, data) up to the 0 id
+// that ends them.
+func (w *szWalker) skipProperties() error {
+	for {
+		t, err := w.byte()
+		if err != nil {
+			return err
+		}
+		if t == 0 {
+			return nil
+		}
+		n, err := w.num()
+		if err != nil {
+			return err
+		}
+		if err := w.skip(n); err != nil {
+			return err
+		}
+	}
 }
