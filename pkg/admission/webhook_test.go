@@ -347,7 +347,11 @@ func TestPolicyAndCertificateReload(t *testing.T) {
 	if err := os.WriteFile(s.policyFile, []byte("kind: nonsense"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Wait until the watcher has seen the broken file (a fixed sleep lost
+	// the race on a loaded machine, and the good file then came first).
+	eventually(t, func() bool {
+		return strings.Contains(s.get(t, "/metrics", http.StatusOK), `modelverify_admission_reloads_total{result="error",what="policy"}`)
+	})
 	if resp := s.post(t, "/validate", review); resp.Allowed {
 		t.Fatal("a broken policy replaced the old one")
 	}
