@@ -136,6 +136,37 @@ func TestInteropVectorsCommand(t *testing.T) {
 	expectExit(t, 1, append([]string{"verify"}, append(key, abs)...)...) // ignore-me is not signed
 }
 
+func TestOlderReleaseVectorsCommand(t *testing.T) {
+	rv := "../../pkg/sign/testdata/releases"
+	key := []string{"--key", rv + "/keys/signing-key-pub.pem"}
+	cert := []string{"--certificate-chain", rv + "/keys/ca-cert.pem"}
+	for dir, flags := range map[string][]string{
+		"v0.1.1-elliptic-key": key, "v0.2.0-elliptic-key": key, "v0.2.0-certificate": cert,
+		"v0.3.1-elliptic-key": key, "v1.1.1-elliptic-key-shards": key, "v1.1.1-certificate-shards": cert,
+	} {
+		args := append([]string{"verify", "--ignore-paths", "ignore-me"}, flags...)
+		_, stderr, code := runCLI(t, append(args, rv+"/"+dir)...)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", dir, code, stderr)
+		}
+		if legacy := strings.HasPrefix(dir, "v0.1") || strings.HasPrefix(dir, "v0.2"); legacy != strings.Contains(stderr, sign.PredicateTypeDigests) {
+			t.Errorf("%s: stderr %q (a note names the pre-0.3 predicate exactly when it is used)", dir, stderr)
+		}
+	}
+	// A file the old format signed, changed: exit 1, naming it.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(rv+"/v0.2.0-elliptic-key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signme-2"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, append(append([]string{"verify"}, key...), dir)...)
+	if code != 1 || !strings.Contains(stderr, "signme-2") {
+		t.Errorf("changed file: exit %d, %q", code, stderr)
+	}
+}
+
 func TestCertificateModeCommands(t *testing.T) {
 	d := t.TempDir()
 	rootCert, interCert, leafCert, leafKey := testChain(t)

@@ -224,6 +224,9 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 				fmt.Fprintf(out, " (%s, %s)", res.Signer.Identity, res.Signer.Issuer)
 			}
 			fmt.Fprintln(out)
+			if res.PredicateType == sign.PredicateTypeDigests {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: the signature uses the predicate %s of reference-tool releases before 0.3; every file is checked, but no root digest or model name was signed. Sign again to upgrade.\n", sign.PredicateTypeDigests)
+			}
 			if scanRes != nil {
 				fmt.Fprintf(out, "scan attestation: %s, max severity %s, by %s\n", scanRes.Predicate.Verdict, scanRes.Predicate.MaxSeverity, scanRes.Signer.Authority)
 			}

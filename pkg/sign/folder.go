@@ -69,7 +69,7 @@ func HashFolder(ctx context.Context, root string, opts FolderOptions) (*Manifest
 	if err != nil {
 		return nil, err
 	}
-	resources, err := hashJobs(ctx, jobs, total, opts)
+	resources, err := hashJobs(ctx, jobs, total, ResourceAlgorithm(ser), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func walk(dir, rel string, ignores []string, followLinks bool, visited map[strin
 // hash (1 MiB buffers cost about 5% more CPU per byte).
 const hashBufferSize = 256 << 10
 
-func hashJobs(ctx context.Context, jobs []hashJob, total int64, opts FolderOptions) ([]Resource, error) {
+func hashJobs(ctx context.Context, jobs []hashJob, total int64, algorithm string, opts FolderOptions) ([]Resource, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -290,7 +290,7 @@ func hashJobs(ctx context.Context, jobs []hashJob, total int64, opts FolderOptio
 					cancel()
 					continue
 				}
-				out[i] = Resource{Name: jobs[i].name, Algorithm: "sha256", Digest: d}
+				out[i] = Resource{Name: jobs[i].name, Algorithm: algorithm, Digest: d}
 			}
 		}()
 	}

@@ -13,6 +13,8 @@ import (
 // interopBundles are the reference tool's bundles, the fuzz seeds.
 func interopBundles(f *testing.F) [][]byte {
 	paths, _ := filepath.Glob(filepath.Join(interop, "*", "model.sig"))
+	more, _ := filepath.Glob(filepath.Join(releases, "*", "model.sig"))
+	paths = append(paths, more...)
 	var out [][]byte
 	for _, p := range paths {
 		b, err := os.ReadFile(p)

@@ -11,8 +11,12 @@ import (
 )
 
 // The vectors in testdata/interop were made by the OMS reference tool
-// (model_signing 1.0.0 to 1.1.0); see testdata/interop/README.md.
-const interop = "testdata/interop"
+// (model_signing 1.0.0 to 1.1.0) in its own test suite, those in
+// testdata/releases by its releases 0.1.1 to 1.1.1; see the READMEs there.
+const (
+	interop  = "testdata/interop"
+	releases = "testdata/releases"
+)
 
 func readFile(t *testing.T, p string) []byte {
 	t.Helper()
@@ -23,9 +27,12 @@ func readFile(t *testing.T, p string) []byte {
 	return b
 }
 
-func interopAuthorities(t *testing.T) map[string]sign.Authority {
+// interopAuthorities returns the authorities that verify the vectors under
+// root, by mode: "elliptic-key", "certificate" and, for interop,
+// "sigstore".
+func interopAuthorities(t *testing.T, root string) map[string]sign.Authority {
 	t.Helper()
-	pub, err := sign.ParsePublicKeyPEM(readFile(t, filepath.Join(interop, "keys/signing-key-pub.pem")))
+	pub, err := sign.ParsePublicKeyPEM(readFile(t, filepath.Join(root, "keys/signing-key-pub.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,13 +40,17 @@ func interopAuthorities(t *testing.T) map[string]sign.Authority {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, err := sign.ParseCertificatesPEM(readFile(t, filepath.Join(interop, "keys/ca-cert.pem")))
+	roots, err := sign.ParseCertificatesPEM(readFile(t, filepath.Join(root, "keys/ca-cert.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ca, err := sign.CertificateAuthority(roots)
 	if err != nil {
 		t.Fatal(err)
+	}
+	auths := map[string]sign.Authority{"elliptic-key": key, "certificate": ca}
+	if root != interop {
+		return auths
 	}
 	tr, err := sign.LoadTrustedRoot(readFile(t, filepath.Join(interop, "trusted-root-public-good.json")))
 	if err != nil {
@@ -49,21 +60,25 @@ func interopAuthorities(t *testing.T) map[string]sign.Authority {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]sign.Authority{"elliptic-key": key, "certificate": ca, "sigstore": keyless}
+	auths["sigstore"] = keyless
+	return auths
 }
 
-// interopCase is one reference-tool vector: its folder, the model path in
-// it, and the extra ignore paths the reference tool was given.
+// interopCase is one reference-tool vector: the folder holding it and its
+// name there, the trust mode, the model path in it, and the extra ignore
+// paths the reference tool was given.
 type interopCase struct {
-	dir, mode, model string
-	ignore           []string
+	root, dir, mode, model string
+	ignore                 []string
 }
+
+func (c interopCase) String() string { return filepath.Base(c.root) + "/" + c.dir }
 
 func interopCases() []interopCase {
 	var cs []interopCase
 	for _, v := range []string{"v1.0.0", "v1.0.1", "v1.1.0"} {
 		for _, mode := range []string{"elliptic-key", "certificate", "sigstore"} {
-			c := interopCase{dir: v + "-" + mode, mode: mode}
+			c := interopCase{root: interop, dir: v + "-" + mode, mode: mode}
 			if v == "v1.0.0" && mode == "elliptic-key" {
 				c.model = "signme-1"
 			}
@@ -72,6 +87,20 @@ func interopCases() []interopCase {
 			}
 			cs = append(cs, c)
 		}
+	}
+	for _, r := range []struct{ dir, mode string }{
+		{"v0.1.1-elliptic-key", "elliptic-key"},
+		{"v0.2.0-elliptic-key", "elliptic-key"},
+		{"v0.2.0-certificate", "certificate"},
+		{"v0.3.1-elliptic-key", "elliptic-key"},
+		{"v1.1.1-elliptic-key-shards", "elliptic-key"},
+		{"v1.1.1-certificate-shards", "certificate"},
+	} {
+		c := interopCase{root: releases, dir: r.dir, mode: r.mode}
+		if _, err := os.Stat(filepath.Join(releases, r.dir, "ignore-me")); err == nil {
+			c.ignore = []string{"ignore-me"}
+		}
+		cs = append(cs, c)
 	}
 	return cs
 }
@@ -87,14 +116,13 @@ func copyDir(t *testing.T, src string) string {
 }
 
 func TestInteropVectorsVerify(t *testing.T) {
-	auths := interopAuthorities(t)
 	for _, c := range interopCases() {
-		t.Run(c.dir, func(t *testing.T) {
-			v, err := sign.NewVerifier(auths[c.mode])
+		t.Run(c.String(), func(t *testing.T) {
+			v, err := sign.NewVerifier(interopAuthorities(t, c.root)[c.mode])
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := filepath.Join(interop, c.dir)
+			dir := filepath.Join(c.root, c.dir)
 			target := filepath.Join(dir, c.model)
 			res, err := v.VerifyFolder(context.Background(), target, sign.VerifyFolderOptions{
 				SignaturePath: filepath.Join(dir, "model.sig"), IgnorePaths: c.ignore,
@@ -110,7 +138,6 @@ func TestInteropVectorsVerify(t *testing.T) {
 }
 
 func TestInteropVectorsRejectTampering(t *testing.T) {
-	auths := interopAuthorities(t)
 	tamper := map[string]func(t *testing.T, dir string){
 		"a changed byte in signme-1": func(t *testing.T, dir string) {
 			p := filepath.Join(dir, "signme-1")
@@ -131,9 +158,9 @@ func TestInteropVectorsRejectTampering(t *testing.T) {
 			continue // a single-file model has no folder to add to
 		}
 		for name, f := range tamper {
-			t.Run(c.dir+"/"+name, func(t *testing.T) {
-				v, _ := sign.NewVerifier(auths[c.mode])
-				dir := copyDir(t, filepath.Join(interop, c.dir))
+			t.Run(c.String()+"/"+name, func(t *testing.T) {
+				v, _ := sign.NewVerifier(interopAuthorities(t, c.root)[c.mode])
+				dir := copyDir(t, filepath.Join(c.root, c.dir))
 				f(t, dir)
 				_, err := v.VerifyFolder(context.Background(), dir, sign.VerifyFolderOptions{IgnorePaths: c.ignore})
 				if !errors.Is(err, sign.ErrResources) {
@@ -145,7 +172,6 @@ func TestInteropVectorsRejectTampering(t *testing.T) {
 }
 
 func TestInteropVectorsRejectWrongAuthority(t *testing.T) {
-	auths := interopAuthorities(t)
 	other, _ := sign.GenerateKey(p384())
 	wrongKey, _ := sign.KeyAuthority(&other.PublicKey)
 	tr, _ := sign.LoadTrustedRoot(readFile(t, filepath.Join(interop, "trusted-root-public-good.json")))
@@ -153,15 +179,15 @@ func TestInteropVectorsRejectWrongAuthority(t *testing.T) {
 	wrongIssuer, _ := sign.KeylessAuthority(tr, sign.Identity{Subject: "stefanb@us.ibm.com", IssuerRegexp: "^https://accounts\\.google\\.com$"})
 	for _, c := range interopCases() {
 		wrong := map[string]sign.Authority{"another key": wrongKey, "another identity": wrongID, "another issuer": wrongIssuer}
-		for mode, a := range auths {
+		for mode, a := range interopAuthorities(t, c.root) {
 			if mode != c.mode {
 				wrong["the "+mode+" authority"] = a
 			}
 		}
 		for name, a := range wrong {
-			t.Run(c.dir+"/"+name, func(t *testing.T) {
+			t.Run(c.String()+"/"+name, func(t *testing.T) {
 				v, _ := sign.NewVerifier(a)
-				dir := filepath.Join(interop, c.dir)
+				dir := filepath.Join(c.root, c.dir)
 				_, err := v.VerifyFolder(context.Background(), filepath.Join(dir, c.model), sign.VerifyFolderOptions{
 					SignaturePath: filepath.Join(dir, "model.sig"), IgnorePaths: c.ignore,
 				})

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,11 +113,15 @@ type Result struct {
 	Signer SignerInfo `json:"signer"`
 	// Name and Digest are the statement's subject: the model name and the
 	// OMS root digest (hex sha256).
-	Name      string     `json:"name"`
-	Digest    string     `json:"digest"`
-	Method    string     `json:"method"`
-	Resources int        `json:"resources"`
-	Statement *Statement `json:"-"`
+	Name      string `json:"name"`
+	Digest    string `json:"digest"`
+	Method    string `json:"method"`
+	Resources int    `json:"resources"`
+	// PredicateType is the signed statement's predicate type: PredicateTypeOMS,
+	// or PredicateTypeDigests for a bundle from a release of the reference
+	// tool before 0.3 (then Digest is computed, not signed, and Name is "").
+	PredicateType string     `json:"predicateType"`
+	Statement     *Statement `json:"-"`
 }
 
 // maxSignatureFile bounds a model.sig we read.
@@ -180,7 +185,8 @@ func (v *Verifier) VerifyFolder(ctx context.Context, target string, opts VerifyF
 	}
 	return &Result{
 		Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
-		Method: ser.Method, Resources: len(st.Predicate.Resources), Statement: st,
+		Method: ser.Method, Resources: len(st.Predicate.Resources), PredicateType: cmp.Or(st.Legacy, st.PredicateType),
+		Statement: st,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -201,7 +202,8 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 		}
 		res = &Result{
 			Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
-			Method: MethodFiles, Resources: len(st.Predicate.Resources), Statement: st,
+			Method: MethodFiles, Resources: len(st.Predicate.Resources), PredicateType: cmp.Or(st.Legacy, st.PredicateType),
+			Statement: st,
 		}
 		return true
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 const (
 	// PredicateTypeOMS is the OMS v1.0 predicate type.
 	PredicateTypeOMS = "https://model_signing/signature/v1.0"
+	// PredicateTypeDigests is the predicate type that reference-tool
+	// releases before 0.3 wrote: one subject per file, no root digest and no
+	// serialization parameters. It is accepted for verification only.
+	PredicateTypeDigests = "https://model_signing/Digests/v0.1"
 	// StatementTypeV1 is the in-toto Statement v1 type.
 	StatementTypeV1 = "https://in-toto.io/Statement/v1"
 	// PayloadTypeInToto is the DSSE payload type of an in-toto statement.
@@ -58,6 +63,59 @@ type Serialization struct {
 	IgnorePaths   []string `json:"ignore_paths,omitempty"`
 }
 
+// UnmarshalJSON reads a serialization as the reference tool writes it. Its
+// predicate is a protobuf Struct, where every number is a double, so a shard
+// size comes as 1000000000.0; any integral value is accepted.
+func (s *Serialization) UnmarshalJSON(data []byte) error {
+	type plain Serialization
+	var aux struct {
+		plain
+		ShardSize json.RawMessage `json:"shard_size"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	*s = Serialization(aux.plain)
+	s.ShardSize = 0
+	if len(aux.ShardSize) == 0 || string(aux.ShardSize) == "null" {
+		return nil
+	}
+	n, err := integralNumber(string(aux.ShardSize))
+	if err != nil {
+		return fmt.Errorf("shard_size: %w", err)
+	}
+	s.ShardSize = n
+	return nil
+}
+
+// integralNumber reads a JSON number that must hold an integer, written
+// either as one or as a double with no fractional part.
+func integralNumber(n string) (int64, error) {
+	if i, err := strconv.ParseInt(n, 10, 64); err == nil {
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not a number", n)
+	}
+	// 2^53: beyond it a double no longer holds every integer.
+	const maxExact = 1 << 53
+	if f != math.Trunc(f) || f < -maxExact || f > maxExact {
+		return 0, fmt.Errorf("%s is not an integer", n)
+	}
+	return int64(f), nil
+}
+
+// ResourceAlgorithm is the algorithm name of ser's resources, as the
+// reference tool writes it: "sha256" for files, "sha256-sharded-SIZE" for
+// shards of SIZE bytes.
+func ResourceAlgorithm(ser Serialization) string {
+	if ser.Method == MethodShards {
+		return ser.HashType + "-sharded-" + strconv.FormatInt(ser.ShardSize, 10)
+	}
+	return ser.HashType
+}
+
 // Predicate is the OMS v1.0 predicate.
 type Predicate struct {
 	Serialization Serialization `json:"serialization"`
@@ -76,6 +134,9 @@ type Statement struct {
 	Subject       []Subject `json:"subject"`
 	PredicateType string    `json:"predicateType"`
 	Predicate     Predicate `json:"predicate"`
+	// Legacy is the predicate type the statement was converted from
+	// (PredicateTypeDigests), or "" for a v1.0 statement.
+	Legacy string `json:"-"`
 }
 
 // Manifest is what a model serializes to: its name, the serialization
@@ -192,7 +253,9 @@ const maxStatementSize = 256 << 20
 // ParseStatement decodes an OMS statement and checks its structure: statement
 // and predicate type, one subject whose sha256 digest is the root digest of
 // the resources, a known serialization method and sha256 resources. A
-// statement that fails these checks yields a *VerificationError.
+// statement of the older Digests/v0.1 predicate is converted to the v1.0
+// form (see legacyStatement). A statement that fails these checks yields a
+// *VerificationError.
 func ParseStatement(payload []byte) (*Statement, error) {
 	if len(payload) > maxStatementSize {
 		return nil, verificationErrorf(ErrPredicate, nil, "statement of %d bytes is too large", len(payload))
@@ -200,10 +263,17 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	var s Statement
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&s); err != nil {
+		if s.Type == StatementTypeV1 && s.PredicateType == PredicateTypeDigests {
+			// The legacy predicate's contents are not a v1.0 predicate.
+			return legacyStatement(payload)
+		}
 		return nil, verificationErrorf(ErrPredicate, err, "statement is not valid JSON")
 	}
 	if s.Type != StatementTypeV1 {
 		return nil, verificationErrorf(ErrPredicate, nil, "statement type %q, want %q", s.Type, StatementTypeV1)
+	}
+	if s.PredicateType == PredicateTypeDigests {
+		return legacyStatement(payload)
 	}
 	if s.PredicateType != PredicateTypeOMS {
 		return nil, verificationErrorf(ErrPredicate, nil, "predicate type %q, want %q", s.PredicateType, PredicateTypeOMS)
@@ -228,23 +298,8 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	if ser.HashType != "sha256" {
 		return nil, fmt.Errorf("%w: hash type %q (only sha256 is supported)", ErrUnsupported, ser.HashType)
 	}
-	seen := make(map[string]bool, len(s.Predicate.Resources))
-	for _, r := range s.Predicate.Resources {
-		if r.Algorithm != "sha256" {
-			return nil, fmt.Errorf("%w: resource %q uses %q", ErrUnsupported, r.Name, r.Algorithm)
-		}
-		if len(r.Digest) != 64 {
-			return nil, verificationErrorf(ErrPredicate, nil, "resource %q has a malformed digest", r.Name)
-		}
-		if seen[r.Name] {
-			return nil, verificationErrorf(ErrPredicate, nil, "resource %q is listed twice", r.Name)
-		}
-		seen[r.Name] = true
-		if ser.Method == MethodShards {
-			if _, _, _, ok := splitShard(r.Name); !ok {
-				return nil, verificationErrorf(ErrPredicate, nil, "shard resource name %q is not PATH:START:END", r.Name)
-			}
-		}
+	if err := checkResources(ser, s.Predicate.Resources); err != nil {
+		return nil, err
 	}
 	got, err := RootDigest(s.Predicate.Resources)
 	if err != nil {
@@ -254,6 +309,76 @@ func ParseStatement(payload []byte) (*Statement, error) {
 		return nil, verificationErrorf(ErrSubjectDigest, nil, "subject says %s, resources hash to %s", want, got)
 	}
 	return &s, nil
+}
+
+// checkResources checks that every resource uses the serialization's
+// algorithm, has a well-formed digest and a unique, well-formed name.
+func checkResources(ser Serialization, rs []Resource) error {
+	algorithm := ResourceAlgorithm(ser)
+	seen := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		if r.Algorithm != algorithm {
+			return fmt.Errorf("%w: resource %q uses %q, want %q", ErrUnsupported, r.Name, r.Algorithm, algorithm)
+		}
+		if len(r.Digest) != 64 {
+			return verificationErrorf(ErrPredicate, nil, "resource %q has a malformed digest", r.Name)
+		}
+		if seen[r.Name] {
+			return verificationErrorf(ErrPredicate, nil, "resource %q is listed twice", r.Name)
+		}
+		seen[r.Name] = true
+		if ser.Method == MethodShards {
+			if _, _, _, ok := splitShard(r.Name); !ok {
+				return verificationErrorf(ErrPredicate, nil, "shard resource name %q is not PATH:START:END", r.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// legacyStatement converts a Digests/v0.1 statement: each subject is a file
+// (its relative path and sha256 digest) and the predicate carries nothing.
+// The result is the v1.0 statement of the same files: method files, sha256,
+// no symlinks, resources in canonical order and, as its subject digest, the
+// root digest they hash to. Nothing in the legacy format names the ignored
+// paths, so they come from the verifier's options.
+func legacyStatement(payload []byte) (*Statement, error) {
+	var old struct {
+		Subject []Subject `json:"subject"`
+	}
+	if err := json.Unmarshal(payload, &old); err != nil {
+		return nil, verificationErrorf(ErrPredicate, err, "statement is not valid JSON")
+	}
+	if len(old.Subject) == 0 {
+		return nil, verificationErrorf(ErrPredicate, nil, "%s statement has no subject", PredicateTypeDigests)
+	}
+	ser := Serialization{Method: MethodFiles, HashType: "sha256"}
+	rs := make([]Resource, 0, len(old.Subject))
+	for _, sub := range old.Subject {
+		if sub.Name == "" {
+			return nil, verificationErrorf(ErrPredicate, nil, "%s subject has no name", PredicateTypeDigests)
+		}
+		d, ok := sub.Digest["sha256"]
+		if !ok {
+			return nil, verificationErrorf(ErrPredicate, nil, "subject %q has no sha256 digest", sub.Name)
+		}
+		rs = append(rs, Resource{Name: sub.Name, Algorithm: "sha256", Digest: strings.ToLower(d)})
+	}
+	if err := checkResources(ser, rs); err != nil {
+		return nil, err
+	}
+	SortResources(ser.Method, rs)
+	root, err := RootDigest(rs)
+	if err != nil {
+		return nil, verificationErrorf(ErrPredicate, err, "bad resource digest")
+	}
+	return &Statement{
+		Type:          StatementTypeV1,
+		Subject:       []Subject{{Digest: map[string]string{"sha256": root}}},
+		PredicateType: PredicateTypeOMS,
+		Predicate:     Predicate{Serialization: ser, Resources: rs},
+		Legacy:        PredicateTypeDigests,
+	}, nil
 }
 
 // Manifest returns the statement's content as a Manifest.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -152,12 +153,24 @@ func TestStatementMatchesTheReferenceLayout(t *testing.T) {
 }
 
 func TestOurSerializationEqualsTheReferenceTool(t *testing.T) {
-	// Hash the reference vector's folder ourselves: the resources and the
-	// subject digest must be those the reference tool signed.
-	for _, dir := range []string{"v1.1.0-elliptic-key", "v1.1.0-certificate"} {
-		t.Run(dir, func(t *testing.T) {
-			p := filepath.Join(interop, dir)
-			m, err := sign.HashFolder(ctx, p, sign.FolderOptions{IgnorePaths: []string{"ignore-me", "model.sig"}})
+	// Hash the reference vector's folder ourselves: the resources (names,
+	// algorithms, digests), the subject and the serialization must be those
+	// the reference tool signed.
+	shards := sign.FolderOptions{Method: sign.MethodShards, ShardSize: 32}
+	for _, c := range []struct {
+		root, dir, mode string
+		opts            sign.FolderOptions
+	}{
+		{interop, "v1.1.0-elliptic-key", "elliptic-key", sign.FolderOptions{}},
+		{interop, "v1.1.0-certificate", "certificate", sign.FolderOptions{}},
+		{releases, "v1.1.1-elliptic-key-shards", "elliptic-key", shards},
+		{releases, "v1.1.1-certificate-shards", "certificate", shards},
+	} {
+		t.Run(c.dir, func(t *testing.T) {
+			p := filepath.Join(c.root, c.dir)
+			opts := c.opts
+			opts.IgnorePaths = []string{"ignore-me", "model.sig"}
+			m, err := sign.HashFolder(ctx, p, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +178,7 @@ func TestOurSerializationEqualsTheReferenceTool(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, _ := sign.NewVerifier(interopAuthorities(t)[strings.TrimPrefix(dir, "v1.1.0-")])
+			v, _ := sign.NewVerifier(interopAuthorities(t, c.root)[c.mode])
 			ref, _, err := v.VerifyStatement(readFile(t, filepath.Join(p, "model.sig")))
 			if err != nil {
 				t.Fatal(err)
@@ -176,8 +189,10 @@ func TestOurSerializationEqualsTheReferenceTool(t *testing.T) {
 			if !slices.Equal(st.Predicate.Resources, ref.Predicate.Resources) {
 				t.Errorf("resources %+v, reference %+v", st.Predicate.Resources, ref.Predicate.Resources)
 			}
-			if !slices.Equal(st.Predicate.Serialization.IgnorePaths, sortedCopy(ref.Predicate.Serialization.IgnorePaths)) {
-				t.Errorf("ignore paths %v, reference %v", st.Predicate.Serialization.IgnorePaths, ref.Predicate.Serialization.IgnorePaths)
+			got, want := st.Predicate.Serialization, ref.Predicate.Serialization
+			want.IgnorePaths = sortedCopy(want.IgnorePaths)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("serialization %+v, reference %+v", got, want)
 			}
 		})
 	}

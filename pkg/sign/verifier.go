@@ -131,11 +131,42 @@ func KeyAuthority(pub *ecdsa.PublicKey) (Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sgAuthority{
-		name:   "key " + hint[:16],
-		v:      v,
-		policy: verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithKey()),
+	return &keyAuthority{
+		sgAuthority: sgAuthority{
+			name:   "key " + hint[:16],
+			v:      v,
+			policy: verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithKey()),
+		},
+		pub:  pub,
+		hint: hint,
 	}, nil
+}
+
+// keyAuthority verifies key bundles with sigstore-go and, when that fails,
+// tries the signature over the encoding of early reference-tool releases
+// (legacyPAE), which sigstore-go does not know.
+type keyAuthority struct {
+	sgAuthority
+	pub  *ecdsa.PublicKey
+	hint string
+}
+
+func (a *keyAuthority) verify(b *bundle.Bundle) error {
+	err := a.sgAuthority.verify(b)
+	if err == nil {
+		return nil
+	}
+	vm := b.GetVerificationMaterial()
+	if vm.GetPublicKey() == nil {
+		return err
+	}
+	if h := vm.GetPublicKey().GetHint(); h != "" && !strings.EqualFold(h, a.hint) {
+		return err
+	}
+	if verifyLegacyDSSE(b.GetDsseEnvelope(), a.pub) {
+		return nil
+	}
+	return err
 }
 
 type certAuthority struct {
