@@ -84,7 +84,8 @@ func newPKI(t *testing.T, leafEKU []x509.ExtKeyUsage, leafNotAfter time.Time) *p
 	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leafT := &x509.Certificate{
 		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "model signer"},
-		NotBefore: now.Add(-time.Hour), NotAfter: leafNotAfter,
+		EmailAddresses: []string{"ml-release@example.com"},
+		NotBefore:      now.Add(-time.Hour), NotAfter: leafNotAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: leafEKU,
 	}
 	leaf := mk(leafT, inter, &leafKey.PublicKey, interKey)

@@ -204,6 +204,62 @@ func sortedCopy(s []string) []string {
 	return c
 }
 
+func TestCertificateIdentities(t *testing.T) {
+	codeSigning := []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	p := newPKI(t, codeSigning, time.Now().Add(time.Hour))
+	s := mustSigner(sign.NewCertificateSigner(p.leafKey, p.leaf, []*x509.Certificate{p.inter}))
+	dir := writeTree(t, sampleModel)
+	if _, err := sign.SignFolder(ctx, s, dir, sign.SignFolderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inter := "CN=test intermediate"
+	for _, tc := range []struct {
+		name string
+		ids  []sign.Identity
+		ok   bool
+	}{
+		{"the email SAN and the issuing CA", []sign.Identity{{Subject: "ml-release@example.com", Issuer: inter}}, true},
+		{"the common name", []sign.Identity{{Subject: "model signer", Issuer: inter}}, true},
+		{"regexps", []sign.Identity{{SubjectRegexp: `^ml-.*@example\.com$`, IssuerRegexp: `^CN=test `}}, true},
+		{"one of several", []sign.Identity{{Subject: "x@example.com", Issuer: inter}, {Subject: "ml-release@example.com", Issuer: inter}}, true},
+		{"another subject", []sign.Identity{{Subject: "mallory@example.com", Issuer: inter}}, false},
+		{"another issuer", []sign.Identity{{Subject: "ml-release@example.com", Issuer: "CN=test root"}}, false},
+		{"an unanchored regexp is the caller's choice", []sign.Identity{{SubjectRegexp: `example`, IssuerRegexp: `intermediate`}}, true},
+		{"a subject regexp that does not match", []sign.Identity{{SubjectRegexp: `^ml-release@example\.org$`, Issuer: inter}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := sign.CertificateAuthority([]*x509.Certificate{p.root}, tc.ids...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _ := sign.NewVerifier(a)
+			res, err := v.VerifyFolder(ctx, dir, sign.VerifyFolderOptions{})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Signer.Identity != "ml-release@example.com" {
+					t.Errorf("signer %+v", res.Signer)
+				}
+				return
+			}
+			if !errors.Is(err, sign.ErrSignature) || !strings.Contains(err.Error(), "certificate identity") {
+				t.Fatalf("err = %v, want ErrSignature naming the identity", err)
+			}
+		})
+	}
+	for _, bad := range []sign.Identity{
+		{Subject: "a"}, // no issuer
+		{Issuer: "b"},  // no subject
+		{Subject: "a", SubjectRegexp: "a", Issuer: "b"}, // both
+		{SubjectRegexp: "(", Issuer: "b"},               // bad regexp
+	} {
+		if _, err := sign.CertificateAuthority([]*x509.Certificate{p.root}, bad); err == nil {
+			t.Errorf("identity %+v accepted", bad)
+		}
+	}
+}
+
 func TestSingleFileModel(t *testing.T) {
 	priv, _ := sign.GenerateKey(p256())
 	s := mustSigner(sign.NewKeySigner(priv))

@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -172,15 +173,17 @@ func (a *keyAuthority) verify(b *bundle.Bundle) error {
 type certAuthority struct {
 	name  string
 	roots *x509.CertPool
+	ids   []certIdentity
 	now   func() time.Time
 }
 
 func (a *certAuthority) String() string { return a.name }
 
 // verify checks the bundle's certificate chain against the roots, for code
-// signing, at the current time, then the DSSE signature with the leaf's key.
-// sigstore-go's verifier is not used here because it requires a subject
-// alternative name, which certificates from a private PKI need not have.
+// signing, at the current time, then the DSSE signature with the leaf's key,
+// then the leaf's identity when identities were given. sigstore-go's
+// verifier is not used here because it requires a subject alternative name,
+// which certificates from a private PKI need not have.
 func (a *certAuthority) verify(b *bundle.Bundle) error {
 	vm := b.GetVerificationMaterial()
 	var raws [][]byte
@@ -219,13 +222,18 @@ func (a *certAuthority) verify(b *bundle.Bundle) error {
 	if !ok {
 		return fmt.Errorf("%w: certificate key %T is not ECDSA", ErrKey, leaf.PublicKey)
 	}
-	return verifyDSSE(b.GetDsseEnvelope(), pub)
+	if err := verifyDSSE(b.GetDsseEnvelope(), pub); err != nil {
+		return err
+	}
+	return matchCertIdentity(leaf, a.ids)
 }
 
 // CertificateAuthority accepts bundles whose signing certificate chains up
 // to one of roots for code signing and is valid now; intermediates come from
 // the bundle, and the DSSE signature must verify with the certificate's key.
-func CertificateAuthority(roots []*x509.Certificate) (Authority, error) {
+// With identities, the certificate must also carry one of them (see
+// Identity); without, any certificate the roots issued is accepted.
+func CertificateAuthority(roots []*x509.Certificate, identities ...Identity) (Authority, error) {
 	if len(roots) == 0 {
 		return nil, errors.New("certificate authority with no root certificate")
 	}
@@ -235,12 +243,104 @@ func CertificateAuthority(roots []*x509.Certificate) (Authority, error) {
 		pool.AddCert(r)
 		names = append(names, r.Subject.String())
 	}
-	return &certAuthority{name: "certificate roots " + strings.Join(names, ", "), roots: pool, now: time.Now}, nil
+	name := "certificate roots " + strings.Join(names, ", ")
+	var ids []certIdentity
+	for _, id := range identities {
+		ci, err := compileCertIdentity(id)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, ci)
+	}
+	if len(identities) > 0 {
+		var s []string
+		for _, id := range identities {
+			s = append(s, id.String())
+		}
+		name += " for " + strings.Join(s, " or ")
+	}
+	return &certAuthority{name: name, roots: pool, ids: ids, now: time.Now}, nil
 }
 
-// Identity is the certificate identity a keyless signature must carry. Set
-// exactly one of Subject and SubjectRegexp, and one of Issuer and
-// IssuerRegexp (regular expressions are Go RE2, anchored by the caller).
+// certIdentity is a compiled Identity for certificates from a private PKI.
+type certIdentity struct {
+	subject, issuer string
+	subjectRE       *regexp.Regexp
+	issuerRE        *regexp.Regexp
+}
+
+func compileCertIdentity(id Identity) (certIdentity, error) {
+	if (id.Subject == "") == (id.SubjectRegexp == "") {
+		return certIdentity{}, errors.New("a certificate identity needs exactly one of a subject and a subject regexp")
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return certIdentity{}, errors.New("a certificate identity needs exactly one of an issuer and an issuer regexp")
+	}
+	ci := certIdentity{subject: id.Subject, issuer: id.Issuer}
+	var err error
+	if id.SubjectRegexp != "" {
+		if ci.subjectRE, err = regexp.Compile(id.SubjectRegexp); err != nil {
+			return ci, fmt.Errorf("subject regexp: %w", err)
+		}
+	}
+	if id.IssuerRegexp != "" {
+		if ci.issuerRE, err = regexp.Compile(id.IssuerRegexp); err != nil {
+			return ci, fmt.Errorf("issuer regexp: %w", err)
+		}
+	}
+	return ci, nil
+}
+
+func (ci certIdentity) matches(subjects, issuers []string) bool {
+	match := func(want string, re *regexp.Regexp, got []string) bool {
+		for _, g := range got {
+			if (re != nil && re.MatchString(g)) || (re == nil && g == want) {
+				return true
+			}
+		}
+		return false
+	}
+	return match(ci.subject, ci.subjectRE, subjects) && match(ci.issuer, ci.issuerRE, issuers)
+}
+
+// matchCertIdentity checks leaf against ids (none: anything matches). A
+// certificate's subjects are its subject alternative names (emails, URIs,
+// DNS names, IP addresses) and its subject's common name; its issuers are
+// the issuing CA's distinguished name as Go prints it (RFC 2253 order,
+// "CN=Signing CA,O=Example") and, for Fulcio certificates, the OIDC issuer
+// they record.
+func matchCertIdentity(leaf *x509.Certificate, ids []certIdentity) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var subjects []string
+	subjects = append(subjects, leaf.EmailAddresses...)
+	for _, u := range leaf.URIs {
+		subjects = append(subjects, u.String())
+	}
+	subjects = append(subjects, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		subjects = append(subjects, ip.String())
+	}
+	if leaf.Subject.CommonName != "" {
+		subjects = append(subjects, leaf.Subject.CommonName)
+	}
+	issuers := []string{leaf.Issuer.String()}
+	if oi := oidcIssuer(leaf); oi != "" {
+		issuers = append(issuers, oi)
+	}
+	for _, id := range ids {
+		if id.matches(subjects, issuers) {
+			return nil
+		}
+	}
+	return fmt.Errorf("certificate identity: %q issued by %q is none of the trusted identities", subjects, issuers)
+}
+
+// Identity is the certificate identity a keyless signature must carry, or a
+// certificate from a private PKI (see CertificateAuthority). Set exactly one
+// of Subject and SubjectRegexp, and one of Issuer and IssuerRegexp (regular
+// expressions are Go RE2, anchored by the caller).
 type Identity struct {
 	Subject       string
 	SubjectRegexp string

@@ -49,12 +49,16 @@ func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Aut
 		if err != nil {
 			return nil, fmt.Errorf("certificate roots: %w", err)
 		}
-		if len(spec.Certificate.Identities) > 0 {
-			return nil, errors.New("certificate identities are not supported yet: trust the roots alone, or use keyless")
+		var ids []sign.Identity
+		for _, id := range spec.Certificate.Identities {
+			ids = append(ids, sign.Identity{
+				Subject: id.Subject, SubjectRegexp: id.SubjectRegExp,
+				Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp,
+			})
 		}
-		a, err := sign.CertificateAuthority(roots)
+		a, err := sign.CertificateAuthority(roots, ids...)
 		if err != nil {
-			return nil, fmt.Errorf("certificate roots: %w", err)
+			return nil, fmt.Errorf("certificate: %w", err)
 		}
 		auths = append(auths, a)
 	case spec.Keyless != nil:
