@@ -1,10 +1,10 @@
 // Package keyless runs a Sigstore keyless signing stack in the test process,
 // on 127.0.0.1: an OIDC issuer whose tokens look like GitHub Actions' (with
 // the Actions endpoint that hands them out) or gitlab.com CI job tokens, a
-// Fulcio that certifies the caller's key for the token's identity, and a
-// Rekor v1 that records DSSE entries. Rekor's signed entry timestamps and inclusion proofs come from
-// sigstore-go's VirtualSigstore; TrustedRootJSON verifies what the stack
-// issues. Nothing leaves the machine, and every request is checked as the
+// Fulcio that certifies the caller's key for the token's identity with an
+// embedded CT timestamp (SCT), and a Rekor v1 that records DSSE entries in
+// an RFC 6962 Merkle tree, with signed entry timestamps, inclusion proofs
+// and signed checkpoints; TrustedRootJSON verifies what the stack issues. Nothing leaves the machine, and every request is checked as the
 // real services check it (token signature, audience and expiry, proof of
 // possession, DSSE signature against the certificate).
 package keyless
@@ -37,13 +37,11 @@ import (
 
 	"github.com/go-openapi/runtime"
 
-	sigstoretest "github.com/modelverify/modelverify/internal/testutil/sigstore"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1" // registers the dsse kind
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
 )
 
 // GitHubIssuer is the issuer of GitHub Actions OIDC tokens; the stack uses
@@ -72,10 +70,11 @@ type Stack struct {
 	caInter   *x509.Certificate
 	caKey     *ecdsa.PrivateKey
 	caStart   time.Time
+	ct        *ctLog
+	rekor     *merkleLog
 
-	mu      sync.Mutex
-	entries int64
-	issued  int
+	mu     sync.Mutex
+	issued int
 }
 
 // Start runs the stack until the test ends.
@@ -97,8 +96,24 @@ func Start(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := newCTLog(ctKey, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rekorKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rekor, err := newMerkleLog(rekorKey, time.Now().Add(-time.Hour), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &Stack{
-		vs: vs, issuerKey: ik, caRoot: rootCert, caInter: inter, caKey: interKey,
+		vs: vs, issuerKey: ik, caRoot: rootCert, caInter: inter, caKey: interKey, ct: ct, rekor: rekor,
 		caStart:      time.Now().Add(-time.Hour),
 		RequestToken: hex.EncodeToString(randBytes(16)),
 		Workflow:     "example/models/.github/workflows/release.yml@refs/heads/main",
@@ -173,8 +188,10 @@ func (s *Stack) TrustedRootJSON(t testing.TB) []byte {
 		ValidityPeriodStart: s.caStart, ValidityPeriodEnd: time.Now().Add(24 * time.Hour),
 		URI: s.FulcioURL,
 	}
+	ctlogs := map[string]*root.TransparencyLog{hex.EncodeToString(s.ct.id[:]): s.ct.transparencyLog(s.FulcioURL)}
+	tlogs := map[string]*root.TransparencyLog{hex.EncodeToString(s.rekor.id): s.rekor.transparencyLog(s.RekorURL)}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{fulcio},
-		sigstoretest.RawLogIDs(t, s.vs.CTLogs()), s.vs.TimestampingAuthorities(), sigstoretest.RawLogIDs(t, s.vs.RekorLogs()))
+		ctlogs, s.vs.TimestampingAuthorities(), tlogs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,6 +379,24 @@ func (s *Stack) signingCert(w http.ResponseWriter, r *http.Request) {
 			{Id: oidIssuerV2, Value: issuerV2},
 		},
 	}
+	// As Fulcio does, embed a CT log's timestamp over the certificate's
+	// contents without it.
+	pre, err := x509.CreateCertificate(rand.Reader, tmpl, s.caInter, ecPub, s.caKey)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	preCert, err := x509.ParseCertificate(pre)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	ext, err := s.ct.embeddedSCT(preCert.RawTBSCertificate, s.caInter)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.caInter, ecPub, s.caKey)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -422,36 +457,13 @@ func (s *Stack) createEntry(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(models.LogEntry{uuid: entry})
 }
 
-func (s *Stack) logEntry(_ context.Context, body []byte) (models.LogEntryAnon, string, error) {
-	logID, err := s.vs.RekorLogID()
+func (s *Stack) logEntry(ctx context.Context, body []byte) (models.LogEntryAnon, string, error) {
+	entry, err := s.rekor.add(ctx, body, base64.StdEncoding.EncodeToString(body))
 	if err != nil {
 		return models.LogEntryAnon{}, "", err
 	}
-	s.mu.Lock()
-	index := s.entries
-	s.entries++
-	s.mu.Unlock()
-	integrated := time.Now().Unix()
-	b64Body := base64.StdEncoding.EncodeToString(body)
-	set, err := s.vs.RekorSignPayload(tlog.RekorPayload{Body: b64Body, IntegratedTime: integrated, LogIndex: index, LogID: logID})
-	if err != nil {
-		return models.LogEntryAnon{}, "", err
-	}
-	proof, err := s.vs.GetInclusionProof(body)
-	if err != nil {
-		return models.LogEntryAnon{}, "", err
-	}
-	leaf := sha256.Sum256(append([]byte{0}, body...))
-	return models.LogEntryAnon{
-		Body:           b64Body,
-		IntegratedTime: &integrated,
-		LogID:          &logID,
-		LogIndex:       &index,
-		Verification: &models.LogEntryAnonVerification{
-			InclusionProof:       proof,
-			SignedEntryTimestamp: set,
-		},
-	}, hex.EncodeToString(leaf[:]), nil
+	leaf := leafHash(body)
+	return entry, hex.EncodeToString(leaf[:]), nil
 }
 
 func parseURL(s string) ([]*url.URL, error) {

@@ -9,7 +9,17 @@ import (
 
 	"github.com/modelverify/modelverify/internal/testutil/keyless"
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 )
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 func TestKeylessSigningVerifiesAgainstTheTrustedRoot(t *testing.T) {
 	ctx := context.Background()
@@ -30,6 +40,19 @@ func TestKeylessSigningVerifiesAgainstTheTrustedRoot(t *testing.T) {
 	}
 	if s.Issued() != 1 {
 		t.Errorf("%d certificates issued", s.Issued())
+	}
+	// The certificate carries a CT log's timestamp, as Fulcio's do, which
+	// sigstore-go checks against the trusted root when asked to.
+	b, err := sign.ParseBundle(readFile(t, filepath.Join(dir, "model.sig")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSCT, err := verify.NewVerifier(tr, verify.WithSignedCertificateTimestamps(1), verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withSCT.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe())); err != nil {
+		t.Errorf("verify with an SCT required: %v", err)
 	}
 	for _, tc := range []struct {
 		id sign.Identity
