@@ -182,6 +182,24 @@ func TestCertificateModeCommands(t *testing.T) {
 	otherRoot, _, _, _ := testChain(t)
 	writePEM(t, filepath.Join(d, "other.pem"), "CERTIFICATE", otherRoot.Raw)
 	expectExit(t, 1, "verify", "--certificate-chain", filepath.Join(d, "other.pem"), dir)
+
+	// The signer's identity: the leaf's common name "signer", issued by
+	// "CN=intermediate".
+	roots := []string{"verify", "--certificate-chain", filepath.Join(d, "root.pem")}
+	for _, c := range []struct {
+		flags []string
+		code  int
+	}{
+		{[]string{"--certificate-identity", "signer"}, 0},
+		{[]string{"--certificate-identity", "signer", "--certificate-issuer", "CN=intermediate"}, 0},
+		{[]string{"--certificate-identity-regexp", "^sig", "--certificate-issuer-regexp", "^CN=inter"}, 0},
+		{[]string{"--certificate-identity", "someone-else"}, 1},
+		{[]string{"--certificate-identity", "signer", "--certificate-issuer", "CN=root"}, 1},
+		{[]string{"--certificate-issuer", "CN=intermediate"}, 3},                            // an issuer needs an identity
+		{[]string{"--certificate-identity", "signer", "--certificate-oidc-issuer", "x"}, 3}, // keyless flags need --trusted-root
+	} {
+		expectExit(t, c.code, append(append(append([]string{}, roots...), c.flags...), dir)...)
+	}
 }
 
 func TestKeylessVerifyCommand(t *testing.T) {

@@ -28,14 +28,18 @@ type verifierOptions struct {
 	oidcIssuer       string
 	oidcIssuerRegexp string
 	trustedRoot      string
+	certIssuer       string
+	certIssuerRegexp string
 }
 
 func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringSliceVar(&o.key, "key", nil, "accept signatures by this ECDSA public key (PEM, repeatable)")
 	f.StringSliceVar(&o.certificateChain, "certificate-chain", nil, "accept certificates that chain to these root certificates (PEM, repeatable)")
-	f.StringVar(&o.identity, "certificate-identity", "", "keyless: the signer's identity (email or URI in the certificate)")
-	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression for the signer's identity")
+	f.StringVar(&o.identity, "certificate-identity", "", "the signer's identity: keyless, an email or URI in the certificate; with --certificate-chain, also a DNS name or the subject's common name")
+	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "a regular expression for the signer's identity")
+	f.StringVar(&o.certIssuer, "certificate-issuer", "", "with --certificate-chain and an identity: the issuing CA's distinguished name, as in CN=Signing CA,O=Example (default any CA under the roots)")
+	f.StringVar(&o.certIssuerRegexp, "certificate-issuer-regexp", "", "with --certificate-chain: a regular expression for the issuing CA's distinguished name")
 	f.StringVar(&o.oidcIssuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the identity")
 	f.StringVar(&o.oidcIssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression for the OIDC issuer")
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "keyless: Sigstore trusted root JSON (never fetched implicitly)")
@@ -72,17 +76,32 @@ func (o *verifierOptions) newVerifier() (*sign.Verifier, error) {
 			}
 			roots = append(roots, c...)
 		}
-		a, err := sign.CertificateAuthority(roots)
+		var ids []sign.Identity
+		if o.identity != "" || o.identityRegexp != "" {
+			id := sign.Identity{Subject: o.identity, SubjectRegexp: o.identityRegexp, Issuer: o.certIssuer, IssuerRegexp: o.certIssuerRegexp}
+			if id.Issuer == "" && id.IssuerRegexp == "" {
+				id.IssuerRegexp = ".*" // any CA under the roots
+			}
+			ids = append(ids, id)
+		}
+		a, err := sign.CertificateAuthority(roots, ids...)
 		if err != nil {
 			return nil, withCode(exitUsage, err)
 		}
 		auths = append(auths, a)
 	}
-	keyless := o.identity != "" || o.identityRegexp != "" || o.oidcIssuer != "" || o.oidcIssuerRegexp != ""
+	if (o.certIssuer != "" || o.certIssuerRegexp != "") && (len(o.certificateChain) == 0 || (o.identity == "" && o.identityRegexp == "")) {
+		return nil, usageErrorf("--certificate-issuer[-regexp] goes with --certificate-chain and --certificate-identity[-regexp]")
+	}
+	// Identity flags are keyless ones when a trusted root or an OIDC issuer
+	// is named, or when no certificate chain is.
+	identity := o.identity != "" || o.identityRegexp != ""
+	oidc := o.oidcIssuer != "" || o.oidcIssuerRegexp != ""
+	keyless := o.trustedRoot != "" || oidc || (identity && len(o.certificateChain) == 0)
 	switch {
 	case keyless && o.trustedRoot == "":
 		return nil, usageErrorf("keyless verification needs --trusted-root (nothing is fetched implicitly)")
-	case o.trustedRoot != "" && !keyless:
+	case keyless && (!identity || !oidc):
 		return nil, usageErrorf("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
 	case keyless:
 		tr, err := loadTrustedRoot(o.trustedRoot)
@@ -138,6 +157,8 @@ artifact every signature referrer is verified and one that passes is enough.
 Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 		Example: `  modelverify verify --key signer.pub ./model
   modelverify verify --certificate-chain ca.pem ./model
+  modelverify verify --certificate-chain ca.pem --certificate-identity ml-release@example.com \
+      --certificate-issuer "CN=Model Signing CA,O=Example" ./model
   modelverify verify --certificate-identity me@example.com \
       --certificate-oidc-issuer https://accounts.google.com --trusted-root root.json ./model
   modelverify verify --key signer.pub --require-scan=high oci://registry.example/models/bert:1`,
