@@ -9,6 +9,7 @@ before it stopped is either on modelverify's allowlist or reported by
 accepts any call and attribute access and does nothing.
 
 usage: scripts/pickle-differential.py BINARY N SEED_FILES...
+(the environment variable SEED picks another random sequence; default 1)
 """
 import _compat_pickle
 import io
@@ -66,6 +67,21 @@ def resolved(data):
     return seen
 
 
+SKLEARN_DENY = ("sklearn.datasets", "sklearn.externals", "sklearn.utils._testing",
+                "sklearn.utils._show_versions", "sklearn.utils.fixes")
+
+
+def sklearn_class(g):
+    """The allowlist's scikit-learn rule (sklearnClass in lists.go)."""
+    module, _, name = g.rpartition(".")
+    if not (module == "sklearn" or module.startswith("sklearn.")):
+        return False
+    if any(module == d or module.startswith(d + ".") for d in SKLEARN_DENY):
+        return False
+    cls = name.removeprefix("__pyx_unpickle_").lstrip("_")
+    return cls[:1].isupper()
+
+
 def mutate(data, rnd):
     b = bytearray(data)
     for _ in range(rnd.randint(1, 4)):
@@ -85,7 +101,7 @@ def mutate(data, rnd):
 
 def main():
     binary, n, seeds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    rnd = random.Random(1)
+    rnd = random.Random(int(os.environ.get("SEED", "1")))
     datas = [open(s, "rb").read() for s in seeds]
     misses = checked = closed = 0
     with tempfile.TemporaryDirectory() as d:
@@ -109,7 +125,7 @@ def main():
                     continue  # __import__ of such a name fails: nothing resolves
                 if g in BYTES_LOADERS:
                     continue  # judged by the literal it loads, which was scanned
-                if g in reported or g in ALLOWED or (g.startswith("sklearn.") and g.rsplit(".", 1)[1][:1].isupper()):
+                if g in reported or g in ALLOWED or sklearn_class(g):
                     continue
                 if rep["targets"][0]["verdict"] == "malformed":
                     closed += 1  # not reported, but the scan failed closed (exit 2)
