@@ -25,6 +25,7 @@ type Registry struct {
 	opts    Options
 	mu      sync.Mutex
 	targets map[string]manifest.Target
+	cache   *contentCache
 }
 
 var (
@@ -34,7 +35,7 @@ var (
 
 // New returns a Registry.
 func New(opts Options) *Registry {
-	return &Registry{opts: opts, targets: map[string]manifest.Target{}}
+	return &Registry{opts: opts, targets: map[string]manifest.Target{}, cache: newContentCache()}
 }
 
 // maxTargets bounds the repositories kept open; beyond it they are reopened.
@@ -56,6 +57,7 @@ func (r *Registry) open(ctx context.Context, ref admission.Reference) (manifest.
 	if err != nil {
 		return nil, manifest.Ref{}, err
 	}
+	t = withCache(t, key, r.cache)
 	r.mu.Lock()
 	if len(r.targets) >= maxTargets {
 		clear(r.targets)
