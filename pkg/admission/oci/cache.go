@@ -118,7 +118,9 @@ func (t *cachedTarget) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.R
 }
 
 // Resolve answers for a digest from the cache once the registry has
-// resolved it; a tag is always resolved by the registry.
+// resolved it; a tag is always resolved by the registry. A digest is
+// resolved with one GET where the repository can, and the manifest it
+// returns is kept too, so that fetching it next costs nothing.
 func (t *cachedTarget) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
 	d, err := digest.Parse(reference)
 	if err != nil {
@@ -128,7 +130,7 @@ func (t *cachedTarget) Resolve(ctx context.Context, reference string) (ocispec.D
 	if e, ok := t.cache.get(key); ok {
 		return e.desc, nil
 	}
-	desc, err := t.Target.Resolve(ctx, reference)
+	desc, err := t.resolveDigest(ctx, d)
 	if err != nil {
 		return desc, err
 	}
@@ -136,6 +138,27 @@ func (t *cachedTarget) Resolve(ctx context.Context, reference string) (ocispec.D
 		return ocispec.Descriptor{}, fmt.Errorf("resolve %s: registry returned %s", d, desc.Digest)
 	}
 	t.cache.put(&cacheEntry{key: key, desc: desc})
+	return desc, nil
+}
+
+func (t *cachedTarget) resolveDigest(ctx context.Context, d digest.Digest) (ocispec.Descriptor, error) {
+	rf, ok := t.Target.(registry.ReferenceFetcher)
+	if !ok {
+		return t.Target.Resolve(ctx, d.String())
+	}
+	desc, rc, err := rf.FetchReference(ctx, d.String())
+	if err != nil {
+		return desc, err
+	}
+	defer rc.Close()
+	if desc.Size < 0 || desc.Size > cacheMaxItem {
+		return desc, nil // too large to keep: only the descriptor is used
+	}
+	data, err := content.ReadAll(rc, desc) // checks size and digest
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	t.cache.put(&cacheEntry{key: t.repo + "@" + desc.Digest.String(), data: data, desc: desc})
 	return desc, nil
 }
 
