@@ -9,7 +9,7 @@ import (
 // ListVersion identifies the built-in allow and deny lists; reports and
 // `modelverify version` carry it so a verdict can be traced to the lists that
 // made it.
-const ListVersion = "2026.11.1"
+const ListVersion = "2026.11.2"
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -105,6 +105,8 @@ var allowGroups = []allowGroup{
 	{"scikit-learn tree and metric rebuild helpers", "sklearn.metrics._dist_metrics", []string{"newObj"}},
 	{"scikit-learn's default scorer stored by search objects (calls the estimator's own score)", "sklearn.metrics._scorer", []string{"_passthrough_scorer"}},
 	{"joblib's wrapper for arrays stored raw after the pickle (the array bytes are skipped by size)", "joblib.numpy_pickle", []string{"NumpyArrayWrapper"}},
+	{"XGBoost boosters: __setstate__ hands the saved model bytes to XGBoost's own parser", "xgboost.core", []string{"Booster"}},
+	{"XGBoost scikit-learn estimators: construction only stores parameters and the booster; callables they hold are globals judged on their own", "xgboost.sklearn", []string{"XGBModel", "XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"}},
 	{"SciPy sparse matrices", "scipy.sparse._csr", []string{"csr_matrix", "csr_array"}},
 	{"SciPy sparse matrices", "scipy.sparse._csc", []string{"csc_matrix", "csc_array"}},
 	{"SciPy sparse matrices", "scipy.sparse._coo", []string{"coo_matrix", "coo_array"}},
