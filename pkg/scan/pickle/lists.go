@@ -9,7 +9,7 @@ import (
 // ListVersion identifies the built-in allow and deny lists; reports and
 // `modelverify version` carry it so a verdict can be traced to the lists that
 // made it.
-const ListVersion = "2026.11.2"
+const ListVersion = "2026.11.3"
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -105,6 +105,32 @@ var allowGroups = []allowGroup{
 	{"scikit-learn tree and metric rebuild helpers", "sklearn.metrics._dist_metrics", []string{"newObj"}},
 	{"scikit-learn's default scorer stored by search objects (calls the estimator's own score)", "sklearn.metrics._scorer", []string{"_passthrough_scorer"}},
 	{"joblib's wrapper for arrays stored raw after the pickle (the array bytes are skipped by size)", "joblib.numpy_pickle", []string{"NumpyArrayWrapper"}},
+	{"pandas data: frames, series and their block managers; construction and __setstate__ only arrange arrays", "pandas.core.frame", []string{"DataFrame"}},
+	{"pandas data", "pandas.core.series", []string{"Series"}},
+	{"pandas data", "pandas.core.internals.managers", []string{"BlockManager", "SingleBlockManager"}},
+	{"pandas block rebuild: wraps the pickled values in a block", "pandas._libs.internals", []string{"_unpickle_block"}},
+	{"pandas extension arrays rebuild (Cython unpickle helper of NDArrayBacked)", "pandas._libs.arrays", []string{"__pyx_unpickle_NDArrayBacked"}},
+	{"pandas indexes; _new_Index(cls, d) creates cls, itself a global judged on its own", "pandas.core.indexes.base", []string{"Index", "_new_Index"}},
+	{"pandas indexes", "pandas.core.indexes.range", []string{"RangeIndex"}},
+	{"pandas indexes", "pandas.core.indexes.multi", []string{"MultiIndex"}},
+	{"pandas indexes", "pandas.core.indexes.category", []string{"CategoricalIndex"}},
+	{"pandas indexes (pandas < 2)", "pandas.core.indexes.numeric", []string{"Int64Index", "UInt64Index", "Float64Index"}},
+	{"pandas indexes; _new_DatetimeIndex(cls, d) creates cls, itself a global judged on its own", "pandas.core.indexes.datetimes", []string{"DatetimeIndex", "_new_DatetimeIndex"}},
+	{"pandas extension arrays", "pandas.core.arrays.categorical", []string{"Categorical"}},
+	{"pandas extension arrays", "pandas.core.arrays.datetimes", []string{"DatetimeArray"}},
+	{"pandas extension arrays", "pandas.core.arrays.timedeltas", []string{"TimedeltaArray"}},
+	{"pandas extension arrays", "pandas.core.arrays.string_", []string{"StringArray", "StringDtype"}},
+	{"pandas extension arrays", "pandas.core.arrays.integer", []string{"IntegerArray", "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype", "UInt64Dtype"}},
+	{"pandas extension arrays", "pandas.core.arrays.floating", []string{"FloatingArray", "Float32Dtype", "Float64Dtype"}},
+	{"pandas extension arrays", "pandas.core.arrays.boolean", []string{"BooleanArray", "BooleanDtype"}},
+	{"pandas dtypes", "pandas.core.dtypes.dtypes", []string{"CategoricalDtype", "DatetimeTZDtype"}},
+	{"pandas scalars: timestamps, timedeltas, NaT, NA, periods", "pandas._libs.tslibs.timestamps", []string{"_unpickle_timestamp", "Timestamp"}},
+	{"pandas scalars", "pandas._libs.tslibs.timedeltas", []string{"_timedelta_unpickle", "Timedelta"}},
+	{"pandas scalars", "pandas._libs.tslibs.nattype", []string{"__nat_unpickle"}},
+	{"pandas scalars", "pandas._libs.missing", []string{"NA"}},
+	{"pandas scalars", "pandas._libs.tslibs.period", []string{"Period"}},
+	{"pandas date offsets (frequencies of indexes and periods): constructors take counts and flags", "pandas._libs.tslibs.offsets", []string{"Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano", "BusinessDay", "Week", "MonthEnd", "MonthBegin", "QuarterEnd", "QuarterBegin", "YearEnd", "YearBegin"}},
+	{"pytz time zones of datetime data: _p looks a zone up by name among pytz's own zones", "pytz", []string{"_UTC", "_p", "utc"}},
 	{"XGBoost boosters: __setstate__ hands the saved model bytes to XGBoost's own parser", "xgboost.core", []string{"Booster"}},
 	{"XGBoost scikit-learn estimators: construction only stores parameters and the booster; callables they hold are globals judged on their own", "xgboost.sklearn", []string{"XGBModel", "XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"}},
 	{"SciPy sparse matrices", "scipy.sparse._csr", []string{"csr_matrix", "csr_array"}},
