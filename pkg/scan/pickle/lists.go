@@ -9,7 +9,7 @@ import (
 // ListVersion identifies the built-in allow and deny lists; reports and
 // `modelverify version` carry it so a verdict can be traced to the lists that
 // made it.
-const ListVersion = "2026.11.3"
+const ListVersion = "2026.11.4"
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -283,7 +283,7 @@ func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
 	if why := criticalReason(module, name); why != "" {
 		return gCritical, why
 	}
-	if allowed[sym] || sklearnClass(module, name) {
+	if allowed[sym] || sklearnClass(module, name) || torchModuleClass(module, name) {
 		return gAllowed, ""
 	}
 	if policy.Allows(module, name) {
@@ -340,6 +340,21 @@ func coveringModule(sym string) string {
 		}
 	}
 	return ""
+}
+
+// torchModuleClass allows PyTorch's layer classes, as a whole model saved
+// with torch.save(model) names them: CamelCase names in torch.nn.modules and
+// its submodules. Unpickling creates the module and sets its attributes;
+// functions of those modules (hook registration and the like) are not
+// allowed by this rule.
+func torchModuleClass(module, name string) bool {
+	if module != "torch.nn.modules" && !strings.HasPrefix(module, "torch.nn.modules.") {
+		return false
+	}
+	if strings.Contains(name, ".") || !isIdentifierPath(name) {
+		return false
+	}
+	return name[0] >= 'A' && name[0] <= 'Z'
 }
 
 // sklearnClass allows estimator and helper classes of scikit-learn: CamelCase

@@ -23,6 +23,7 @@ func WriteListsMarkdown(w io.Writer) error {
 	b.WriteString("| `sklearn.*` (except ")
 	b.WriteString("`" + strings.Join(sklearnDeny, "`, `") + "`)")
 	b.WriteString(" | CamelCase class names, also private (`_BinMapper`), and their Cython `__pyx_unpickle_<Class>` helpers | scikit-learn estimators and helpers: construction only stores parameters; callables they hold are globals judged on their own |\n")
+	b.WriteString("| `torch.nn.modules.*` | CamelCase class names | PyTorch layers, as a whole model saved with `torch.save(model)` names them: unpickling creates the module and sets its attributes |\n")
 	b.WriteString("\n## Critical modules\n\nEvery global in these modules and their submodules (a rule for `asyncio` covers `asyncio.unix_events`) is critical:\nthey give code execution, process control, file or network access, imports or deserialisation.\n\n")
 	mods := append([]string(nil), criticalModules...)
 	sort.Strings(mods)

@@ -275,7 +275,7 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			into(pid)
-			if err := m.push(val{k: kUnknown}); err != nil {
+			if err := m.push(m.persistentLoad(pid)); err != nil {
 				return val{}, err
 			}
 		case opSTRING:

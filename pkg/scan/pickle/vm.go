@@ -439,3 +439,17 @@ func trimSuffixL(s string) string {
 	}
 	return s
 }
+
+// persistentLoad is what a persistent id loads to. PyTorch's legacy format
+// records each nn.Module class as ('module', cls, source_file, source), and
+// its loader returns cls, which the stream imported (and this VM judged)
+// inside the id; everything else (storages) is an opaque object.
+func (m *vm) persistentLoad(pid val) val {
+	if pid.k != kTuple || pid.p == nil || len(pid.p.items) < 2 {
+		return val{k: kUnknown}
+	}
+	if name, ok := m.text(pid.p.items[0]); !ok || name != "module" || pid.p.items[1].k != kGlobal {
+		return val{k: kUnknown}
+	}
+	return pid.p.items[1]
+}
