@@ -9,7 +9,7 @@ import (
 // ListVersion identifies the built-in allow and deny lists; reports and
 // `modelverify version` carry it so a verdict can be traced to the lists that
 // made it.
-const ListVersion = "2026.11.4"
+const ListVersion = "2026.11.5"
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -223,6 +223,10 @@ func init() {
 		"pandas.read_pickle", "pandas.read_csv", "pandas.read_json", "scipy.io.loadmat",
 		"uuid._get_command_stdout", "uuid._popen", "copyreg.add_extension", "copyreg.remove_extension",
 		"copyreg._inverted_registry", "copyreg._extension_registry", "copyreg.pickle", "collections.namedtuple",
+		// openers of files for reading or writing (overwriting a file a
+		// shell or Python reads later runs code)
+		"codecs.open", "gzip.open", "gzip.GzipFile", "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile",
+		"tarfile.open", "tarfile.TarFile", "zipfile.ZipFile", "io.open", "io.FileIO", "_io.open",
 	} {
 		criticalNames[n] = true
 	}
@@ -246,6 +250,9 @@ var dangerousAttrs = map[string]bool{
 	"execl": true, "run": true, "call": true, "check_call": true, "check_output": true, "getoutput": true,
 	"getstatusoutput": true, "load": true, "loads": true, "open": true, "runcode": true, "runsource": true,
 	"run_path": true, "run_module": true, "import_module": true,
+	// file access through path and archive objects (pathlib.Path.write_text)
+	"write_text": true, "write_bytes": true, "read_text": true, "read_bytes": true, "unlink": true, "rmtree": true,
+	"rename": true, "symlink_to": true, "hardlink_to": true, "touch": true, "chmod": true, "extractall": true,
 }
 
 // allowed holds every exact module.name of allowGroups.
