@@ -83,6 +83,12 @@ type sgAuthority struct {
 	policy verify.PolicyBuilder
 }
 
+var (
+	_ Authority = (*sgAuthority)(nil)
+	_ Authority = (*keyAuthority)(nil)
+	_ Authority = (*certAuthority)(nil)
+)
+
 func (a *sgAuthority) String() string { return a.name }
 
 func (a *sgAuthority) verify(b *bundle.Bundle) error {

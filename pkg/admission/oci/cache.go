@@ -89,6 +89,11 @@ type cachedTarget struct {
 	cache  *contentCache
 }
 
+var (
+	_ manifest.Target         = (*cachedTarget)(nil)
+	_ registry.ReferrerLister = (*cachedTarget)(nil)
+)
+
 // withCache wraps t if it lists referrers itself, and returns it as it is
 // otherwise.
 func withCache(t manifest.Target, repo string, c *contentCache) manifest.Target {
