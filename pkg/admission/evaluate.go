@@ -195,6 +195,12 @@ func (p *Policy) evaluateOne(ctx context.Context, m Model, opts EvalOptions) Mod
 	}
 	p.metrics.cacheMiss()
 	res, _, _ := p.flight.Do(key, func() (any, error) {
+		// A request that missed the cache while another verified the
+		// same digest may start its flight once that one has ended:
+		// the verdict is in the cache by then.
+		if v, ok := p.cache.get(key); ok {
+			return v, nil
+		}
 		v := r.verify(ctx, pinned)
 		if v.outcome != Undecided {
 			p.cache.put(key, v)
