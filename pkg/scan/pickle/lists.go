@@ -9,7 +9,7 @@ import (
 // ListVersion identifies the built-in allow and deny lists; reports and
 // `modelverify version` carry it so a verdict can be traced to the lists that
 // made it.
-const ListVersion = "2026.11.5"
+const ListVersion = "2026.11.6"
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -51,6 +51,9 @@ var allowGroups = []allowGroup{
 		"per_channel_affine_float_qparams", "Size", "device", "Tensor", "dtype", "layout", "memory_format",
 	}},
 	{"PyTorch layout lookup by name used by legacy sparse pickles", "torch.serialization", []string{"_get_layout"}},
+	{"PyTorch weight and spectral normalisation hooks stored on whole models: they hold a parameter name and numbers", "torch.nn.utils.weight_norm", []string{"WeightNorm"}},
+	{"PyTorch weight and spectral normalisation hooks", "torch.nn.utils.spectral_norm", []string{"SpectralNorm", "SpectralNormStateDictHook", "SpectralNormLoadStateDictPreHook"}},
+	{"PyTorch's wrapper of a module hook (the hook it wraps is a global judged on its own)", "torch.nn.modules.module", []string{"_WrappedHook"}},
 	{"PyTorch parameter classes", "torch.nn.parameter", []string{"Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"}},
 	{"PyTorch layers saved with torch.save(model): construction only sets attributes", "torch.nn.modules.linear", []string{"Linear", "Identity", "Bilinear", "LazyLinear", "NonDynamicallyQuantizableLinear"}},
 	{"PyTorch activation functions that layers store as attributes (TransformerEncoderLayer.activation): pure tensor functions", "torch.nn.functional", []string{
