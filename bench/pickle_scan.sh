@@ -9,8 +9,8 @@
 # - pickletools.genops walking every opcode: the loop that the Python
 #   scanners (picklescan, modelscan) run before any analysis, so a lower
 #   bound for their time;
-# - picklescan itself when the command `picklescan` is on PATH (or named
-#   by PICKLESCAN).
+# - picklescan and modelscan themselves when the commands `picklescan` and
+#   `modelscan` are on PATH (or named by PICKLESCAN and MODELSCAN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000000}
@@ -18,6 +18,7 @@ runs=${2:-3}
 mv=${MODELVERIFY:-./bin/modelverify}
 py=${PYTHON:-python3}
 ps=${PICKLESCAN:-picklescan}
+ms=${MODELSCAN:-modelscan}
 [ -x "$mv" ] || make build >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -45,9 +46,12 @@ best() { # prints the best wall time in seconds of running "$@" $runs times
 t_mv=$(best "$mv" scan --quiet "$f")
 t_genops=$(best "$py" -c 'import pickletools, sys
 for _ in pickletools.genops(open(sys.argv[1], "rb")): pass' "$f")
-t_ps=""
+t_ps="" t_ms=""
 if command -v "$ps" >/dev/null 2>&1; then
   t_ps=$(best "$ps" -p "$f")
+fi
+if command -v "$ms" >/dev/null 2>&1; then
+  t_ms=$(best "$ms" -p "$f")
 fi
 
 printf 'file: %d dicts, %.1f MiB, cores: %s, load average: %s, best of %d by wall time\n' \
@@ -57,3 +61,4 @@ row() { printf '%-34s %8.2f %9.0f %8.1fx\n' "$1" "$2" "$(echo "$size $2" | awk '
 row "modelverify scan" "$t_mv"
 row "python pickletools.genops (bound)" "$t_genops"
 if [ -n "$t_ps" ]; then row "picklescan" "$t_ps"; else echo "picklescan: not on PATH (set PICKLESCAN), not measured"; fi
+if [ -n "$t_ms" ]; then row "modelscan" "$t_ms"; else echo "modelscan: not on PATH (set MODELSCAN), not measured"; fi
