@@ -55,22 +55,26 @@ func (c *CertificateReloader) Files() []string { return []string{c.certFile, c.k
 // is rewritten, or a different set of files). It
 // compares contents, not modification times or inotify events, so that the
 // symlink swaps with which Kubernetes updates ConfigMap and Secret volumes
-// are seen. It returns when ctx is done.
+// are seen. It reads the files once before it returns, so that a change made
+// after the call is never taken for the starting state, and then polls in a
+// goroutine until ctx is done.
 func WatchFiles(ctx context.Context, interval time.Duration, paths func() []string, onChange func()) {
 	last := fingerprint(paths())
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if now := fingerprint(paths()); now != last {
+				last = now
+				onChange()
+			}
 		}
-		if now := fingerprint(paths()); now != last {
-			last = now
-			onChange()
-		}
-	}
+	}()
 }
 
 func fingerprint(paths []string) [sha256.Size]byte {

@@ -89,7 +89,7 @@ func Serve(ctx context.Context, ln net.Listener, opts ServerOptions) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go WatchFiles(ctx, interval, policyFiles, func() {
+	WatchFiles(ctx, interval, policyFiles, func() {
 		p, err := load()
 		opts.Metrics.Reloaded("policy", err)
 		if err != nil {
@@ -109,7 +109,7 @@ func Serve(ctx context.Context, ln net.Listener, opts ServerOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if certs != nil {
-		go WatchFiles(ctx, interval, certs.Files, func() {
+		WatchFiles(ctx, interval, certs.Files, func() {
 			err := certs.Reload()
 			opts.Metrics.Reloaded("certificate", err)
 			if err != nil {
