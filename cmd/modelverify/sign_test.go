@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/modelverify/modelverify/internal/testutil/pki"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/internal/testutil/sigstore"
 	"github.com/modelverify/modelverify/pkg/manifest"
@@ -302,27 +299,9 @@ func writePEM(t *testing.T, p, typ string, der []byte) {
 
 func testChain(t *testing.T) (root, inter, leaf *x509.Certificate, leafKey *ecdsa.PrivateKey) {
 	t.Helper()
-	mk := func(tmpl, parent *x509.Certificate, pub, priv any) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c
-	}
-	now := time.Now()
-	ca := func(n int64, cn string) *x509.Certificate {
-		return &x509.Certificate{SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: cn}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	}
-	rk, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	ik, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leafKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	root = mk(ca(1, "root"), ca(1, "root"), &rk.PublicKey, rk)
-	inter = mk(ca(2, "intermediate"), root, &ik.PublicKey, rk)
-	leaf = mk(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "signer"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, inter, &leafKey.PublicKey, ik)
-	return root, inter, leaf, leafKey
+	ca := pki.NewCA(t, pkix.Name{CommonName: "root"}, pkix.Name{CommonName: "intermediate"})
+	leaf, leafKey = ca.Issue(t, pki.Leaf{Subject: pkix.Name{CommonName: "signer"}})
+	return ca.Root, ca.Intermediate, leaf, leafKey
 }
 
 func TestKeylessSignCommand(t *testing.T) {

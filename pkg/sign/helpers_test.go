@@ -4,17 +4,18 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"github.com/modelverify/modelverify/pkg/manifest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"math/big"
-	"oras.land/oras-go/v2/content"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	testpki "github.com/modelverify/modelverify/internal/testutil/pki"
+	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
 func p256() elliptic.Curve { return elliptic.P256() }
@@ -55,41 +56,12 @@ type pki struct {
 
 func newPKI(t *testing.T, leafEKU []x509.ExtKeyUsage, leafNotAfter time.Time) *pki {
 	t.Helper()
-	mk := func(tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	now := time.Now()
-	rootKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	rootT := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	root := mk(rootT, rootT, &rootKey.PublicKey, rootKey)
-	interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	interT := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test intermediate"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	inter := mk(interT, root, &interKey.PublicKey, rootKey)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leafT := &x509.Certificate{
-		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "model signer"},
-		EmailAddresses: []string{"ml-release@example.com"},
-		NotBefore:      now.Add(-time.Hour), NotAfter: leafNotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: leafEKU,
-	}
-	leaf := mk(leafT, inter, &leafKey.PublicKey, interKey)
-	return &pki{root: root, inter: inter, leaf: leaf, leafKey: leafKey}
+	ca := testpki.NewCA(t, pkix.Name{CommonName: "test root"}, pkix.Name{CommonName: "test intermediate"})
+	leaf, leafKey := ca.Issue(t, testpki.Leaf{
+		Subject: pkix.Name{CommonName: "model signer"}, Emails: []string{"ml-release@example.com"},
+		ExtKeyUsage: leafEKU, NotAfter: leafNotAfter,
+	})
+	return &pki{root: ca.Root, inter: ca.Intermediate, leaf: leaf, leafKey: leafKey}
 }
 
 type ociDesc = ocispec.Descriptor

@@ -2,20 +2,16 @@ package oci_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelverify/modelverify/internal/testutil/kube"
+	"github.com/modelverify/modelverify/internal/testutil/pki"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/pkg/admission"
 	"github.com/modelverify/modelverify/pkg/sign"
@@ -25,40 +21,17 @@ import (
 // a certificate signer for each email; the root goes to dir/roots.pem.
 func certSigners(t *testing.T, dir string, emails ...string) (rootsPath string, signers []*kube.Signer) {
 	t.Helper()
-	now := time.Now()
-	issue := func(tmpl, parent *x509.Certificate, pub, by any) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, by)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rootT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Example Root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	root := issue(rootT, rootT, &rootKey.PublicKey, rootKey)
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := issue(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Model Signing CA", Organization: []string{"Example"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign},
-		root, &caKey.PublicKey, rootKey)
-	for i, email := range emails {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		leaf := issue(&x509.Certificate{SerialNumber: big.NewInt(int64(10 + i)), Subject: pkix.Name{CommonName: email},
-			EmailAddresses: []string{email}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}},
-			ca, &key.PublicKey, caKey)
-		s, err := sign.NewCertificateSigner(key, leaf, []*x509.Certificate{ca})
+	ca := pki.NewCA(t, pkix.Name{CommonName: "Example Root"}, pkix.Name{CommonName: "Model Signing CA", Organization: []string{"Example"}})
+	for _, email := range emails {
+		leaf, key := ca.Issue(t, pki.Leaf{Subject: pkix.Name{CommonName: email}, Emails: []string{email}})
+		s, err := sign.NewCertificateSigner(key, leaf, []*x509.Certificate{ca.Intermediate})
 		if err != nil {
 			t.Fatal(err)
 		}
 		signers = append(signers, &kube.Signer{Signer: s})
 	}
 	rootsPath = filepath.Join(dir, "roots.pem")
-	if err := os.WriteFile(rootsPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}), 0o600); err != nil {
+	if err := os.WriteFile(rootsPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return rootsPath, signers
