@@ -68,10 +68,11 @@ func verifyDSSE(env *protodsse.Envelope, pub *ecdsa.PublicKey) error {
 	if len(env.GetSignatures()) == 0 {
 		return errors.New("DSSE envelope has no signature")
 	}
-	if err := verifyEncoded(env, pub, pae(env.GetPayloadType(), env.GetPayload())); err == nil {
-		return nil
+	h, err := hashForKey(pub)
+	if err != nil {
+		return err
 	}
-	if verifyLegacyDSSE(env, pub) {
+	if verifyEncoded(env, pub, pae(env.GetPayloadType(), env.GetPayload()), h) || verifyLegacyDSSE(env, pub) {
 		return nil
 	}
 	return fmt.Errorf("DSSE signature does not verify with the certificate's key")
@@ -80,31 +81,17 @@ func verifyDSSE(env *protodsse.Envelope, pub *ecdsa.PublicKey) error {
 // verifyLegacyDSSE reports whether one of env's signatures verifies with
 // pub over legacyPAE.
 func verifyLegacyDSSE(env *protodsse.Envelope, pub *ecdsa.PublicKey) bool {
-	if env == nil {
+	h, err := hashForKey(pub)
+	if env == nil || err != nil {
 		return false
 	}
 	msg := legacyPAE(env.GetPayloadType(), env.GetPayload())
-	if verifyEncoded(env, pub, msg) == nil {
-		return true
-	}
-	if h, err := hashForKey(pub); err == nil && h != crypto.SHA256 {
-		return verifyEncodedWith(env, pub, msg, crypto.SHA256)
-	}
-	return false
+	return verifyEncoded(env, pub, msg, h) || (h != crypto.SHA256 && verifyEncoded(env, pub, msg, crypto.SHA256))
 }
 
-func verifyEncoded(env *protodsse.Envelope, pub *ecdsa.PublicKey, msg []byte) error {
-	h, err := hashForKey(pub)
-	if err != nil {
-		return err
-	}
-	if !verifyEncodedWith(env, pub, msg, h) {
-		return errors.New("no signature verifies")
-	}
-	return nil
-}
-
-func verifyEncodedWith(env *protodsse.Envelope, pub *ecdsa.PublicKey, msg []byte, h crypto.Hash) bool {
+// verifyEncoded reports whether one of env's signatures verifies with pub
+// over msg hashed with h.
+func verifyEncoded(env *protodsse.Envelope, pub *ecdsa.PublicKey, msg []byte, h crypto.Hash) bool {
 	d := h.New()
 	d.Write(msg)
 	digest := d.Sum(nil)

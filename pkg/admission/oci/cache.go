@@ -98,7 +98,7 @@ var (
 // otherwise.
 func withCache(t manifest.Target, repo string, c *contentCache) manifest.Target {
 	l, ok := t.(registry.ReferrerLister)
-	if !ok || c == nil {
+	if !ok {
 		return t
 	}
 	return &cachedTarget{Target: t, lister: l, repo: repo, cache: c}
