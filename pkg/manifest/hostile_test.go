@@ -59,9 +59,9 @@ func TestPullRefusesHostileManifests(t *testing.T) {
 			m.Layers[0].Annotations = nil
 			return m
 		}, ErrInvalidManifest},
-		{"a tar layer", func() ocispec.Manifest {
+		{"a layer of an unknown form", func() ocispec.Manifest {
 			m := one("ok.bin")()
-			m.Layers[0].MediaType = "application/vnd.cncf.model.weight.v1.tar"
+			m.Layers[0].MediaType = "application/vnd.cncf.model.weight.v1.tar+bzip2"
 			return m
 		}, ErrUnsupportedLayer},
 		{"a layer with a sha512 digest", func() ocispec.Manifest {

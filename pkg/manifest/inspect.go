@@ -36,9 +36,18 @@ func Inspect(ctx context.Context, target Target, ref Ref) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("inspect: %w", err)
 	}
-	files, err := layerFiles(m)
+	plan, err := planLayers(m)
+	if err == nil {
+		err = checkPathSet(plan.paths())
+	}
 	if err != nil {
 		return Info{}, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	// A tar layer is listed as itself: its files are known only from its
+	// content, which inspect does not download.
+	files := plan.raw
+	for _, t := range plan.tars {
+		files = append(files, File{Path: layerLabel(t), Size: t.Desc.Size, Digest: t.Desc.Digest, MediaType: t.Desc.MediaType})
 	}
 	info := Info{
 		Reference:    ref.WithDigest(desc.Digest).String(),

@@ -24,3 +24,21 @@ const (
 	// at once when an option leaves it zero.
 	DefaultConcurrency = 4
 )
+
+// Limits on one tar layer (ModelPack .tar, .tar+gzip and .tar+zstd layers,
+// image layers). A layer is streamed, never held in memory, so these bound
+// what a hostile layer can make pull write or scan read.
+const (
+	// MaxTarEntries bounds the entries (files and directories) of one tar
+	// layer: real models put one file, or one folder of files, per layer.
+	MaxTarEntries = 100_000
+
+	// MaxTarBytes bounds the bytes of regular files in one tar layer after
+	// decompression (a gzip or zstd bomb stops here). 1 TiB holds the
+	// largest published checkpoints.
+	MaxTarBytes = 1 << 40
+
+	// MaxZstdWindowBytes bounds the decoder window a zstd layer may ask for
+	// (zstd --long=27 uses 128 MiB).
+	MaxZstdWindowBytes = 128 << 20
+)

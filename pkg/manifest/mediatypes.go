@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"path"
 	"strings"
 )
@@ -26,7 +27,7 @@ const (
 	AnnotationTitle = "org.opencontainers.image.title"
 )
 
-// rawLayerTypes are the layer media types that Pull and LayerResources accept.
+// rawLayerTypes are the raw layer media types, whose blob is the file itself.
 var rawLayerTypes = map[string]bool{
 	MediaTypeWeight:       true,
 	MediaTypeWeightConfig: true,
@@ -39,6 +40,60 @@ var rawLayerTypes = map[string]bool{
 // media types.
 func IsRawLayerType(mediaType string) bool { return rawLayerTypes[mediaType] }
 
+// LayerFormat is how a ModelPack layer holds its files: the suffix of its
+// media type after ".v1.".
+type LayerFormat string
+
+const (
+	// FormatRaw: the blob is one file's bytes; the layer digest is the
+	// file's sha256. What push writes by default.
+	FormatRaw LayerFormat = "raw"
+	// FormatTar: the blob is a tar archive of files.
+	FormatTar LayerFormat = "tar"
+	// FormatTarGzip: a gzip-compressed tar archive.
+	FormatTarGzip LayerFormat = "tar+gzip"
+	// FormatTarZstd: a zstd-compressed tar archive.
+	FormatTarZstd LayerFormat = "tar+zstd"
+)
+
+// LayerFormats lists the layer forms of the ModelPack specification.
+var LayerFormats = []LayerFormat{FormatRaw, FormatTar, FormatTarGzip, FormatTarZstd}
+
+// ParseLayerFormat accepts "raw", "tar", "tar+gzip" and "tar+zstd".
+func ParseLayerFormat(s string) (LayerFormat, error) {
+	for _, f := range LayerFormats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("layer format %q: want raw, tar, tar+gzip or tar+zstd", s)
+}
+
+// modelLayerKinds are the kinds of file the ModelPack specification gives a
+// layer media type to.
+var modelLayerKinds = []string{"weight", "weight.config", "doc", "code", "dataset"}
+
+// ModelLayerFormat returns the form of a ModelPack layer media type
+// (application/vnd.cncf.model.KIND.v1.FORM) and whether mediaType is one.
+func ModelLayerFormat(mediaType string) (LayerFormat, bool) {
+	rest, ok := strings.CutPrefix(mediaType, "application/vnd.cncf.model.")
+	if !ok {
+		return "", false
+	}
+	for _, k := range modelLayerKinds {
+		form, ok := strings.CutPrefix(rest, k+".v1.")
+		if !ok {
+			continue
+		}
+		for _, f := range LayerFormats {
+			if string(f) == form {
+				return f, true
+			}
+		}
+	}
+	return "", false
+}
+
 // Kind is what a file in a model is for. It only chooses a layer media type;
 // scanning never trusts it (formats are sniffed from content).
 type Kind int
@@ -49,6 +104,14 @@ const (
 	KindDoc
 	KindCode
 )
+
+// LayerMediaType returns the media type of a layer of kind k in form f.
+func (k Kind) LayerMediaType(f LayerFormat) string {
+	if f == "" || f == FormatRaw {
+		return k.MediaType()
+	}
+	return strings.TrimSuffix(k.MediaType(), string(FormatRaw)) + string(f)
+}
 
 // MediaType returns the raw layer media type of k.
 func (k Kind) MediaType() string {

@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
 )
 
 // Resource is one file of a model as the OMS signature format lists it.
@@ -130,8 +131,9 @@ func layerPath(l ocispec.Descriptor) (string, error) {
 
 // LayerResources returns the resources of a model manifest's layers, sorted by
 // path, without fetching any blob: each layer is a raw file, so its digest is
-// the file's sha256. It refuses non-raw layers, non-sha256 digests, negative
-// sizes, unsafe, duplicate and conflicting paths.
+// the file's sha256. It refuses tar layers (their files are known only from
+// their content: use [Resources]), non-sha256 digests, negative sizes, unsafe,
+// duplicate and conflicting paths.
 func LayerResources(m ocispec.Manifest) ([]Resource, error) {
 	files, err := layerFiles(m)
 	if err != nil {
@@ -147,33 +149,152 @@ func LayerResources(m ocispec.Manifest) ([]Resource, error) {
 // layerFiles validates the layers of m as LayerResources does and returns
 // them sorted by path.
 func layerFiles(m ocispec.Manifest) ([]File, error) {
-	if len(m.Layers) > MaxLayers {
-		return nil, fmt.Errorf("%w: %d layers (max %d)", ErrTooLarge, len(m.Layers), MaxLayers)
+	p, err := planLayers(m)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]File, 0, len(m.Layers))
-	paths := make([]string, 0, len(m.Layers))
+	if len(p.tars) > 0 {
+		t := p.tars[0].Desc
+		return nil, fmt.Errorf("%w: layer %s has media type %q: its files are known only from its content", ErrUnsupportedLayer, t.Digest, t.MediaType)
+	}
+	if err := checkPathSet(p.paths()); err != nil {
+		return nil, err
+	}
+	return p.raw, nil
+}
+
+// tarLayer is a layer whose blob is a (compressed) tar of files.
+type tarLayer struct {
+	Desc   ocispec.Descriptor
+	Format LayerFormat
+	// Path is the layer's path annotation, if any; it only labels the
+	// layer: the files are named by the tar.
+	Path string
+}
+
+// layerPlan is what a model manifest's layers hold: raw files, sorted by
+// path, and tar layers, in manifest order.
+type layerPlan struct {
+	raw  []File
+	tars []tarLayer
+}
+
+func (p layerPlan) paths() []string {
+	out := make([]string, len(p.raw))
+	for i, f := range p.raw {
+		out[i] = f.Path
+	}
+	return out
+}
+
+// planLayers validates every layer of m: a ModelPack media type in one of
+// the four forms, a sha256 digest, a size that is not negative, and a safe
+// path annotation (required on raw layers). Paths of raw layers are not yet
+// checked against each other.
+func planLayers(m ocispec.Manifest) (layerPlan, error) {
+	var p layerPlan
+	if len(m.Layers) > MaxLayers {
+		return p, fmt.Errorf("%w: %d layers (max %d)", ErrTooLarge, len(m.Layers), MaxLayers)
+	}
 	for _, l := range m.Layers {
-		if !IsRawLayerType(l.MediaType) {
-			return nil, fmt.Errorf("%w: layer %s has media type %q", ErrUnsupportedLayer, l.Digest, l.MediaType)
+		form, ok := ModelLayerFormat(l.MediaType)
+		if !ok {
+			return p, fmt.Errorf("%w: layer %s has media type %q", ErrUnsupportedLayer, l.Digest, l.MediaType)
 		}
 		if err := l.Digest.Validate(); err != nil || l.Digest.Algorithm() != digest.SHA256 {
-			return nil, fmt.Errorf("%w: layer digest %q is not a valid sha256 digest", ErrInvalidManifest, l.Digest)
+			return p, fmt.Errorf("%w: layer digest %q is not a valid sha256 digest", ErrInvalidManifest, l.Digest)
 		}
 		if l.Size < 0 {
-			return nil, fmt.Errorf("%w: layer %s has negative size", ErrInvalidManifest, l.Digest)
+			return p, fmt.Errorf("%w: layer %s has negative size", ErrInvalidManifest, l.Digest)
 		}
-		p, err := layerPath(l)
+		if form != FormatRaw {
+			t := tarLayer{Desc: l, Format: form}
+			if _, ok := l.Annotations[AnnotationFilepath]; ok || l.Annotations[AnnotationTitle] != "" {
+				lp, err := layerPath(l)
+				if err != nil {
+					return p, err
+				}
+				t.Path = lp
+			}
+			p.tars = append(p.tars, t)
+			continue
+		}
+		lp, err := layerPath(l)
+		if err != nil {
+			return p, err
+		}
+		p.raw = append(p.raw, File{Path: lp, Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	slices.SortFunc(p.raw, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return p, nil
+}
+
+// Resources returns the OMS resources of the model manifest m in target:
+// the files that Pull writes, sorted by path. Raw layers are taken from the
+// manifest; tar layers are fetched and read (each file hashed as it
+// streams, the blob's digest verified), so this reads every tar layer once.
+// The file set is checked as Pull checks it (unsafe, duplicate or
+// conflicting paths fail with ErrUnsafePath).
+func Resources(ctx context.Context, target Target, m ocispec.Manifest, lim TarLimits) ([]Resource, error) {
+	p, err := planLayers(m)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, 0, len(p.raw))
+	for _, f := range p.raw {
+		out = append(out, Resource{Path: f.Path, Digest: f.Digest.Encoded(), Size: f.Size})
+	}
+	for _, t := range p.tars {
+		err := readTarBlob(ctx, target, t, lim, func(rel string, size int64, r io.Reader) error {
+			h := sha256.New()
+			n, err := io.CopyBuffer(h, r, make([]byte, 1<<20))
+			if err != nil {
+				return err
+			}
+			out = append(out, Resource{Path: rel, Digest: hex.EncodeToString(h.Sum(nil)), Size: n})
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		paths = append(paths, p)
-		out = append(out, File{Path: p, Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	paths := make([]string, len(out))
+	for i, r := range out {
+		paths[i] = r.Path
 	}
 	if err := checkPathSet(paths); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
+}
+
+// readTarBlob fetches a tar layer, calls fn for each file, and verifies the
+// blob's size and digest at the end (when fn has seen every file, so a
+// caller that keeps anything must wait for a nil error).
+func readTarBlob(ctx context.Context, target Target, t tarLayer, lim TarLimits, fn TarFileFunc) error {
+	rc, err := target.Fetch(ctx, t.Desc)
+	if err != nil {
+		return fmt.Errorf("fetch layer %s: %w", t.Desc.Digest, err)
+	}
+	defer rc.Close()
+	return readTarFrom(ctx, rc, t, lim, fn)
+}
+
+// readTarFrom is readTarBlob on an open blob stream.
+func readTarFrom(ctx context.Context, rc io.Reader, t tarLayer, lim TarLimits, fn TarFileFunc) error {
+	vr := content.NewVerifyReader(rc, t.Desc)
+	if err := ReadTarLayer(ctx, vr, t.Format, lim, fn); err != nil {
+		return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)
+	}
+	// Padding after the end-of-archive blocks belongs to the blob too.
+	if _, err := io.Copy(io.Discard, vr); err != nil {
+		return fmt.Errorf("layer %s: %w: %v", t.Desc.Digest, ErrDigestMismatch, err)
+	}
+	if err := vr.Verify(); err != nil {
+		return fmt.Errorf("layer %s: %w: %v", t.Desc.Digest, ErrDigestMismatch, err)
+	}
+	return nil
 }
 
 // DefaultIgnore is what Push leaves out of a model directory when
