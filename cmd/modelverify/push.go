@@ -17,6 +17,7 @@ func newPushCmd() *cobra.Command {
 		xfer        transferOptions
 		ignore      []string
 		annotations []string
+		layerFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "push DIR REF",
@@ -27,7 +28,12 @@ artifact (artifactType application/vnd.cncf.model.manifest.v1+json) and tags it.
 REF is oci://HOST/REPO[:TAG] for a registry or oci-layout://DIR[:TAG] for a local
 OCI image layout (created if missing). Without a tag, "latest" is used. Blobs
 that the target already has are not uploaded again. .git and model.sig are left
-out unless --ignore is given. Prints the pushed reference with its digest.`,
+out unless --ignore is given. Prints the pushed reference with its digest.
+
+--layer-format tar, tar+gzip or tar+zstd stores each file in a tar layer of the
+same kind (application/vnd.cncf.model.weight.v1.tar+gzip, ...) instead, as other
+ModelPack tools can write them; raw layers keep a layer digest equal to the
+file's sha256.`,
 		Example: `  modelverify push ./llama oci://registry.example.com/models/llama:v1
   modelverify push ./llama oci-layout://./store:v1`,
 		Args: cobra.ExactArgs(2),
@@ -35,6 +41,10 @@ out unless --ignore is given. Prints the pushed reference with its digest.`,
 			dir := args[0]
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageErrorf("push: %s is not a directory", dir)
+			}
+			form, err := manifest.ParseLayerFormat(layerFormat)
+			if err != nil {
+				return usageErrorf("push: --%v", err)
 			}
 			ann, err := parseAnnotations(annotations)
 			if err != nil {
@@ -45,7 +55,7 @@ out unless --ignore is given. Prints the pushed reference with its digest.`,
 			if err != nil {
 				return err
 			}
-			opts := manifest.PushOptions{Concurrency: xfer.concurrency, Annotations: ann}
+			opts := manifest.PushOptions{Concurrency: xfer.concurrency, Annotations: ann, LayerFormat: form}
 			if cmd.Flags().Changed("ignore") {
 				opts.Ignore = append([]string{}, ignore...)
 			}
@@ -67,6 +77,7 @@ out unless --ignore is given. Prints the pushed reference with its digest.`,
 	reg.AddFlags(cmd)
 	xfer.AddFlags(cmd)
 	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, "paths relative to DIR to leave out (replaces the default .git,model.sig)")
+	cmd.Flags().StringVar(&layerFormat, "layer-format", "raw", "layer form: raw, tar, tar+gzip or tar+zstd")
 	cmd.Flags().StringArrayVar(&annotations, "annotation", nil, "KEY=VALUE annotation on the manifest (repeatable)")
 	return cmd
 }

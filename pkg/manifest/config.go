@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,10 +57,10 @@ const maxHFConfigBytes = 1 << 20
 // buildConfig fills a config from the files of a model directory. It is
 // deterministic (no creation time), so pushing the same files twice gives the
 // same manifest digest. layers must be in manifest order.
-func buildConfig(dir string, layers []Resource) ModelConfig {
+func buildConfig(dir string, layers []Resource, diffIDs []digest.Digest) ModelConfig {
 	c := ModelConfig{ModelFS: ModelFS{Type: "layers", DiffIDs: make([]string, 0, len(layers))}}
-	for _, l := range layers {
-		c.ModelFS.DiffIDs = append(c.ModelFS.DiffIDs, l.OCIDigest().String())
+	for _, d := range diffIDs {
+		c.ModelFS.DiffIDs = append(c.ModelFS.DiffIDs, d.String())
 	}
 	c.Config.Format = guessFormat(layers)
 	c.Config.Architecture, c.Config.Precision = readHFConfig(filepath.Join(dir, "config.json"))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -28,6 +29,12 @@ type PushOptions struct {
 	Annotations map[string]string
 	// Progress, when set, receives hashing and upload events.
 	Progress ProgressFunc
+	// LayerFormat is the form of every layer: FormatRaw (the zero value)
+	// stores each file as its own bytes; FormatTar, FormatTarGzip and
+	// FormatTarZstd store each file in a tar holding it at its relative
+	// path (mode 0644, owner 0, time zero, so a re-push gives the same
+	// digests), compressed as named.
+	LayerFormat LayerFormat
 }
 
 // PushResult describes a pushed model.
@@ -68,7 +75,11 @@ func PushModel(ctx context.Context, dir string, target Target, ref Ref, opts Pus
 		return PushResult{}, fmt.Errorf("push %s: %w", dir, ErrEmpty)
 	}
 
-	m, cfgBytes, err := buildManifest(dir, resources, opts.Annotations)
+	layers, diffIDs, err := layerDescriptors(ctx, dir, resources, opts.LayerFormat, opts.Concurrency)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("push %s: %w", dir, err)
+	}
+	m, cfgBytes, err := buildManifest(dir, resources, layers, diffIDs, opts.Annotations)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", dir, err)
 	}
@@ -90,13 +101,13 @@ func PushModel(ctx context.Context, dir string, target Target, ref Ref, opts Pus
 	seen := map[string]bool{}
 	var uploaded, skipped atomic.Int64
 	for i, r := range resources {
-		if seen[r.Digest] {
+		desc := m.Layers[i]
+		if seen[desc.Digest.String()] {
 			continue
 		}
-		seen[r.Digest] = true
-		desc := m.Layers[i]
+		seen[desc.Digest.String()] = true
 		g.Go(func() error {
-			up, err := pushFile(gctx, target, desc, filepath.Join(dir, filepath.FromSlash(r.Path)), r.Path, opts.Progress)
+			up, err := pushFile(gctx, target, desc, filepath.Join(dir, filepath.FromSlash(r.Path)), r.Path, opts.LayerFormat, opts.Progress)
 			if err != nil {
 				return fmt.Errorf("upload %s: %w", r.Path, err)
 			}
@@ -133,9 +144,89 @@ func PushModel(ctx context.Context, dir string, target Target, ref Ref, opts Pus
 	return res, nil
 }
 
-// buildManifest makes the manifest and config for resources (sorted by path).
-func buildManifest(dir string, resources []Resource, annotations map[string]string) (ocispec.Manifest, []byte, error) {
-	cfg := buildConfig(dir, resources)
+// layerDescriptors returns the layer descriptor and diff ID of each
+// resource in form f. A raw layer is the file, so both are the file's
+// digest; a tar layer is generated (deterministically) and hashed without
+// being stored, its diff ID being the digest of the uncompressed tar.
+func layerDescriptors(ctx context.Context, dir string, resources []Resource, f LayerFormat, concurrency int) ([]ocispec.Descriptor, []digest.Digest, error) {
+	layers := make([]ocispec.Descriptor, len(resources))
+	diffIDs := make([]digest.Digest, len(resources))
+	if f == "" {
+		f = FormatRaw
+	}
+	if _, err := ParseLayerFormat(string(f)); err != nil {
+		return nil, nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrencyOr(concurrency))
+	for i, r := range resources {
+		layers[i] = ocispec.Descriptor{
+			MediaType:   KindOf(r.Path).LayerMediaType(f),
+			Digest:      r.OCIDigest(),
+			Size:        r.Size,
+			Annotations: map[string]string{AnnotationFilepath: r.Path, AnnotationTitle: r.Path},
+		}
+		diffIDs[i] = r.OCIDigest()
+		if f == FormatRaw {
+			continue
+		}
+		g.Go(func() error {
+			fh, err := os.Open(filepath.Join(dir, filepath.FromSlash(r.Path)))
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			blob, tarSum := digest.SHA256.Digester(), digest.SHA256.Digester()
+			cw := &countWriter{w: blob.Hash()}
+			if err := writeTarLayerTee(cw, tarSum.Hash(), f, r.Path, r.Size, &ctxReader{ctx: gctx, r: fh}); err != nil {
+				return fmt.Errorf("%s: %w", r.Path, err)
+			}
+			layers[i].Digest, layers[i].Size = blob.Digest(), cw.n
+			diffIDs[i] = tarSum.Digest()
+			return nil
+		})
+	}
+	return layers, diffIDs, g.Wait()
+}
+
+// writeTarLayerTee writes the layer blob to w and its uncompressed tar to
+// tarW.
+func writeTarLayerTee(w, tarW io.Writer, f LayerFormat, rel string, size int64, r io.Reader) error {
+	if f == FormatTar {
+		return writeTarLayer(io.MultiWriter(w, tarW), f, rel, size, r)
+	}
+	// The tar is compressed after it is hashed: write the tar once into
+	// tarW and into the compressor that feeds w.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := compressTo(w, f, pr)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	err := writeTarLayer(io.MultiWriter(pw, tarW), FormatTar, rel, size, r)
+	pw.CloseWithError(err)
+	if cerr := <-done; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// buildManifest makes the manifest and config for resources (sorted by
+// path) stored as layers.
+func buildManifest(dir string, resources []Resource, layers []ocispec.Descriptor, diffIDs []digest.Digest, annotations map[string]string) (ocispec.Manifest, []byte, error) {
+	cfg := buildConfig(dir, resources, diffIDs)
 	cfgBytes, err := json.Marshal(cfg)
 	if err != nil {
 		return ocispec.Manifest{}, nil, err
@@ -150,23 +241,13 @@ func buildManifest(dir string, resources []Resource, annotations map[string]stri
 	if len(annotations) > 0 {
 		m.Annotations = annotations
 	}
-	for _, r := range resources {
-		m.Layers = append(m.Layers, ocispec.Descriptor{
-			MediaType: KindOf(r.Path).MediaType(),
-			Digest:    r.OCIDigest(),
-			Size:      r.Size,
-			Annotations: map[string]string{
-				AnnotationFilepath: r.Path,
-				AnnotationTitle:    r.Path,
-			},
-		})
-	}
+	m.Layers = append(m.Layers, layers...)
 	return m, cfgBytes, nil
 }
 
 // pushFile uploads one file as the blob desc unless the target has it. It
 // reports whether it uploaded.
-func pushFile(ctx context.Context, target Target, desc ocispec.Descriptor, name, rel string, progress ProgressFunc) (bool, error) {
+func pushFile(ctx context.Context, target Target, desc ocispec.Descriptor, name, rel string, f LayerFormat, progress ProgressFunc) (bool, error) {
 	ev := Event{Phase: PhaseUpload, Path: rel, Total: desc.Size}
 	exists, err := target.Exists(ctx, desc)
 	if err != nil {
@@ -178,16 +259,29 @@ func pushFile(ctx context.Context, target Target, desc ocispec.Descriptor, name,
 		progress.emit(e)
 		return false, nil
 	}
-	f, err := os.Open(name)
+	fh, err := os.Open(name)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer fh.Close()
 	s := ev
 	s.Start = true
 	progress.emit(s)
-	var r io.Reader = io.NewSectionReader(f, 0, desc.Size)
-	r = &ctxReader{ctx: ctx, r: r}
+	var r io.Reader = &ctxReader{ctx: ctx, r: io.NewSectionReader(fh, 0, desc.Size)}
+	if f != "" && f != FormatRaw {
+		// Generate the tar layer again while it uploads; the registry's
+		// digest check catches a file that changed since it was hashed.
+		fi, err := fh.Stat()
+		if err != nil {
+			return false, err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			pw.CloseWithError(writeTarLayerTee(pw, io.Discard, f, rel, fi.Size(), &ctxReader{ctx: ctx, r: fh}))
+		}()
+		defer pr.Close()
+		r = pr
+	}
 	if progress != nil {
 		r = &countReader{r: r, fn: func(n int64) {
 			e := ev

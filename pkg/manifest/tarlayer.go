@@ -151,7 +151,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tarWriter writes the layer blob of one file in form f, deterministically:
+// compressTo compresses r into w as form f (gzip or zstd) deterministically.
+func compressTo(w io.Writer, f LayerFormat, r io.Reader) error {
+	var zw io.WriteCloser
+	switch f {
+	case FormatTarGzip:
+		zw = gzip.NewWriter(w)
+	case FormatTarZstd:
+		e, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return err
+		}
+		zw = e
+	default:
+		return fmt.Errorf("layer form %q is not compressed", f)
+	}
+	if _, err := io.Copy(zw, r); err != nil {
+		zw.Close()
+		return err
+	}
+	return zw.Close()
+}
+
+// writeTarLayer writes the layer blob of one file in form f, deterministically:
 // a tar holding the file at rel (mode 0644, owner 0, time zero), compressed
 // by f. The same input always gives the same bytes, so push can hash a layer
 // and then upload it without storing it.

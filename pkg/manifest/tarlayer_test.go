@@ -250,3 +250,78 @@ func TestTarLayerWhoseBytesDoNotMatchItsDigestIsRefused(t *testing.T) {
 		t.Fatalf("readTarFrom of a tampered blob: %v (saw %v), want ErrDigestMismatch", err, seen)
 	}
 }
+
+func TestPushWritesEveryLayerFormAndPullReadsItBack(t *testing.T) {
+	for _, f := range LayerFormats {
+		for _, tc := range targetCases() {
+			t.Run(string(f)+"/"+tc.name, func(t *testing.T) {
+				ctx := context.Background()
+				src := t.TempDir()
+				files := writeModel(t, src)
+				target, ref := tc.open(t, "models/tiny", true)
+				res, err := PushModel(ctx, src, target, ref, PushOptions{LayerFormat: f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range res.Manifest.Layers {
+					if got, ok := ModelLayerFormat(l.MediaType); !ok || got != f {
+						t.Errorf("%s: media type %q, want form %s", l.Annotations[AnnotationFilepath], l.MediaType, f)
+					}
+				}
+				cfg, err := FetchConfig(ctx, target, res.Manifest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cfg.ModelFS.DiffIDs) != len(res.Manifest.Layers) {
+					t.Fatalf("diff_ids %v", cfg.ModelFS.DiffIDs)
+				}
+				if f == FormatTar {
+					for i, l := range res.Manifest.Layers {
+						if cfg.ModelFS.DiffIDs[i] != l.Digest.String() {
+							t.Errorf("an uncompressed tar layer's diff_id %s is not its digest %s", cfg.ModelFS.DiffIDs[i], l.Digest)
+						}
+					}
+				}
+				dst := filepath.Join(t.TempDir(), "out")
+				pulled, err := PullModel(ctx, target, ref, dst, PullOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := readTree(t, dst)
+				if len(got) != len(files) {
+					t.Fatalf("pulled %d files, want %d", len(got), len(files))
+				}
+				for p, b := range files {
+					if !bytes.Equal(got[p], b) {
+						t.Errorf("%s differs after a %s round trip", p, f)
+					}
+				}
+				fromDir, err := FolderResources(ctx, src, DefaultIgnore)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fromRegistry, err := Resources(ctx, target, res.Manifest, TarLimits{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(fromDir) != len(fromRegistry) || len(fromDir) != len(pulled.Resources) {
+					t.Fatalf("resources: folder %v, registry %v, pull %v", fromDir, fromRegistry, pulled.Resources)
+				}
+				for i := range fromDir {
+					if fromDir[i] != fromRegistry[i] || fromDir[i] != pulled.Resources[i] {
+						t.Errorf("resource %d: folder %v, registry %v, pull %v", i, fromDir[i], fromRegistry[i], pulled.Resources[i])
+					}
+				}
+				// The layers are reproducible: a re-push sends nothing and
+				// gives the same manifest.
+				again, err := PushModel(ctx, src, target, ref, PushOptions{LayerFormat: f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again.Descriptor.Digest != res.Descriptor.Digest || again.Uploaded != 0 {
+					t.Errorf("re-push: digest %s (was %s), %d uploaded", again.Descriptor.Digest, res.Descriptor.Digest, again.Uploaded)
+				}
+			})
+		}
+	}
+}
