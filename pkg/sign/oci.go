@@ -35,12 +35,27 @@ func OCIResources(m ocispec.Manifest) ([]Resource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return toResources(rs), nil
+}
+
+// OCIResourcesFrom are the OMS resources of a model manifest in target: the
+// files a pull writes. Raw layers are named by the manifest alone; each tar
+// layer is downloaded and every file in it hashed (manifest.Resources).
+func OCIResourcesFrom(ctx context.Context, target manifest.Target, m ocispec.Manifest) ([]Resource, error) {
+	rs, err := manifest.Resources(ctx, target, m, manifest.TarLimits{})
+	if err != nil {
+		return nil, err
+	}
+	return toResources(rs), nil
+}
+
+func toResources(rs []manifest.Resource) []Resource {
 	out := make([]Resource, len(rs))
 	for i, r := range rs {
 		out[i] = Resource{Name: r.Path, Algorithm: "sha256", Digest: r.Digest}
 	}
 	SortResources(MethodFiles, out)
-	return out, nil
+	return out
 }
 
 // OCIManifest is the OMS manifest of a model in a registry; name is the
@@ -50,11 +65,15 @@ func OCIManifest(name string, m ocispec.Manifest) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ociManifest(name, rs), nil
+}
+
+func ociManifest(name string, rs []Resource) *Manifest {
 	return &Manifest{
 		Name:          name,
 		Serialization: Serialization{Method: MethodFiles, HashType: "sha256"},
 		Resources:     rs,
-	}, nil
+	}
 }
 
 // SignOCI signs the model manifest desc in target and pushes the bundle as
@@ -64,11 +83,11 @@ func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispe
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	om, err := OCIManifest(name, m)
+	rs, err := OCIResourcesFrom(ctx, target, m)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	st, err := NewStatement(om)
+	st, err := NewStatement(ociManifest(name, rs))
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
@@ -174,13 +193,14 @@ func eachBundle(ctx context.Context, target manifest.Target, desc ocispec.Descri
 // VerifyOCI checks the model manifest desc in target: it lists the
 // referrers, verifies every bundle among them cryptographically, and
 // succeeds when one is signed by an authority and its resources are exactly
-// the manifest's layers. Layers are never downloaded.
+// the files a pull writes. Raw layers are never downloaded; tar layers are
+// (see OCIResourcesFrom).
 func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (*Result, error) {
 	m, err := manifest.FetchManifest(ctx, target, desc)
 	if err != nil {
 		return nil, err
 	}
-	actual, err := OCIResources(m)
+	actual, err := OCIResourcesFrom(ctx, target, m)
 	if err != nil {
 		return nil, err
 	}

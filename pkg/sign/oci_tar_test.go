@@ -1,0 +1,62 @@
+package sign_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/sign"
+)
+
+// A file inside a tar layer is bound by its own sha256 under the path the
+// tar gives it, exactly as the file a pull writes: changing one file inside a
+// tar layer makes the signature fail, and the pulled folder verifies with the
+// same statement.
+func TestOCISignatureBindsEachFileInsideATarLayer(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	v := keyVerifier(t, &priv.PublicKey)
+	model := map[string]string{"config.json": "{}", "model.safetensors": "weights", "tokenizer/vocab.txt": "a b c"}
+	for _, form := range []manifest.LayerFormat{manifest.FormatTar, manifest.FormatTarGzip, manifest.FormatTarZstd} {
+		t.Run(string(form), func(t *testing.T) {
+			target, ref := openTarget(t, "oci-layout://"+filepath.Join(t.TempDir(), "layout")+":v1", manifest.RegistryOptions{CreateLayout: true})
+			push := func(files map[string]string) ociDesc {
+				d, err := manifest.Push(ctx, writeTree(t, files), target, ref, manifest.PushOptions{LayerFormat: form})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			desc := push(model)
+			stmt, _, err := sign.SignOCI(ctx, s, target, desc, ref.Repository)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := v.VerifyOCI(ctx, target, desc); err != nil || res.Resources != 3 {
+				t.Fatalf("verify: %+v, %v", res, err)
+			}
+			dst := filepath.Join(t.TempDir(), "pulled")
+			if err := manifest.Pull(ctx, target, ref.WithDigest(desc.Digest), dst, manifest.PullOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := sign.HashFolder(ctx, dst, sign.FolderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fst, _ := sign.NewStatement(m)
+			if fst.SubjectDigest() != stmt.SubjectDigest() {
+				t.Errorf("pulled folder root digest %s, OCI root digest %s", fst.SubjectDigest(), stmt.SubjectDigest())
+			}
+
+			tampered := map[string]string{"config.json": "{}", "model.safetensors": "weights", "tokenizer/vocab.txt": "a b EVIL"}
+			evil := push(tampered)
+			if _, err := sign.PushBundle(ctx, target, evil, sigOf(t, target, desc), sign.PredicateTypeOMS); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.VerifyOCI(ctx, target, evil); !errors.Is(err, sign.ErrResources) {
+				t.Fatalf("one file changed inside a tar layer: err = %v, want ErrResources", err)
+			}
+		})
+	}
+}
