@@ -196,7 +196,7 @@ func PullModel(ctx context.Context, target Target, ref Ref, dir string, opts Pul
 }
 
 // layerLabel names a tar layer in progress events and errors.
-func layerLabel(t tarLayer) string {
+func layerLabel(t TarLayer) string {
 	if t.Path != "" {
 		return t.Path
 	}
@@ -205,7 +205,7 @@ func layerLabel(t tarLayer) string {
 
 // pullTar unpacks one tar layer into staging files named by newName. The
 // files count only once the whole blob verified.
-func pullTar(ctx context.Context, target Target, root *os.Root, t tarLayer, newName func() string, opts PullOptions) ([]staged, error) {
+func pullTar(ctx context.Context, target Target, root *os.Root, t TarLayer, newName func() string, opts PullOptions) ([]staged, error) {
 	label := layerLabel(t)
 	ev := Event{Phase: PhaseDownload, Path: label, Total: t.Desc.Size}
 	s := ev

@@ -163,8 +163,8 @@ func layerFiles(m ocispec.Manifest) ([]File, error) {
 	return p.raw, nil
 }
 
-// tarLayer is a layer whose blob is a (compressed) tar of files.
-type tarLayer struct {
+// TarLayer is a layer whose blob is a (compressed) tar of files.
+type TarLayer struct {
 	Desc   ocispec.Descriptor
 	Format LayerFormat
 	// Path is the layer's path annotation, if any; it only labels the
@@ -176,7 +176,7 @@ type tarLayer struct {
 // path, and tar layers, in manifest order.
 type layerPlan struct {
 	raw  []File
-	tars []tarLayer
+	tars []TarLayer
 }
 
 func (p layerPlan) paths() []string {
@@ -208,7 +208,7 @@ func planLayers(m ocispec.Manifest) (layerPlan, error) {
 			return p, fmt.Errorf("%w: layer %s has negative size", ErrInvalidManifest, l.Digest)
 		}
 		if form != FormatRaw {
-			t := tarLayer{Desc: l, Format: form}
+			t := TarLayer{Desc: l, Format: form}
 			if _, ok := l.Annotations[AnnotationFilepath]; ok || l.Annotations[AnnotationTitle] != "" {
 				lp, err := layerPath(l)
 				if err != nil {
@@ -269,10 +269,26 @@ func Resources(ctx context.Context, target Target, m ocispec.Manifest, lim TarLi
 	return out, nil
 }
 
+// PlanLayers validates the layers of a model manifest and splits them into
+// raw files (sorted by path; their paths are not yet checked against each
+// other) and tar layers (in manifest order), whose files are known only by
+// reading them with ReadTarBlob.
+func PlanLayers(m ocispec.Manifest) ([]File, []TarLayer, error) {
+	p, err := planLayers(m)
+	return p.raw, p.tars, err
+}
+
+// ReadTarBlob fetches the tar layer t from target and calls fn for each
+// regular file in it (see ReadTarLayer), then checks the blob's size and
+// digest: a caller that keeps what fn saw must wait for a nil error.
+func ReadTarBlob(ctx context.Context, target Target, t TarLayer, lim TarLimits, fn TarFileFunc) error {
+	return readTarBlob(ctx, target, t, lim, fn)
+}
+
 // readTarBlob fetches a tar layer, calls fn for each file, and verifies the
 // blob's size and digest at the end (when fn has seen every file, so a
 // caller that keeps anything must wait for a nil error).
-func readTarBlob(ctx context.Context, target Target, t tarLayer, lim TarLimits, fn TarFileFunc) error {
+func readTarBlob(ctx context.Context, target Target, t TarLayer, lim TarLimits, fn TarFileFunc) error {
 	rc, err := target.Fetch(ctx, t.Desc)
 	if err != nil {
 		return fmt.Errorf("fetch layer %s: %w", t.Desc.Digest, err)
@@ -282,7 +298,7 @@ func readTarBlob(ctx context.Context, target Target, t tarLayer, lim TarLimits, 
 }
 
 // readTarFrom is readTarBlob on an open blob stream.
-func readTarFrom(ctx context.Context, rc io.Reader, t tarLayer, lim TarLimits, fn TarFileFunc) error {
+func readTarFrom(ctx context.Context, rc io.Reader, t TarLayer, lim TarLimits, fn TarFileFunc) error {
 	vr := content.NewVerifyReader(rc, t.Desc)
 	if err := ReadTarLayer(ctx, vr, t.Format, lim, fn); err != nil {
 		return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)

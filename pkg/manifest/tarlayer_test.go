@@ -244,7 +244,7 @@ func TestTarLayerWhoseBytesDoNotMatchItsDigestIsRefused(t *testing.T) {
 	d := content.NewDescriptorFromBytes(KindWeight.LayerMediaType(FormatTar), blob)
 	tampered := makeTar(t, FormatTar, regular("a.bin", "PAYLOAD"))
 	var seen []string
-	err := readTarFrom(context.Background(), bytes.NewReader(tampered), tarLayer{Desc: d, Format: FormatTar}, TarLimits{},
+	err := readTarFrom(context.Background(), bytes.NewReader(tampered), TarLayer{Desc: d, Format: FormatTar}, TarLimits{},
 		func(rel string, size int64, r io.Reader) error { seen = append(seen, rel); return nil })
 	if !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("readTarFrom of a tampered blob: %v (saw %v), want ErrDigestMismatch", err, seen)

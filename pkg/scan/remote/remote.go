@@ -2,7 +2,9 @@
 // and local OCI layouts (oci-layout://DIR[:TAG|@DIGEST]): it resolves the
 // model manifest, fetches each file layer with its digest verified, and
 // scans it through the same dispatcher as a file on disk, reporting it by
-// the file path its layer annotates.
+// the file path its layer annotates; the files inside tar layers (.tar,
+// .tar+gzip, .tar+zstd) are scanned one by one under the paths the tar
+// gives them.
 package remote
 
 import (
@@ -48,18 +50,14 @@ func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.Regis
 	if err != nil {
 		return nil, err
 	}
-	files, err := manifest.LayerResources(m)
+	raw, tars, err := manifest.PlanLayers(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	byDigest := make(map[string]ocispec.Descriptor, len(m.Layers))
-	for _, l := range m.Layers {
-		byDigest[l.Digest.Encoded()] = l
-	}
-	out := make([]scan.Target, len(files))
+	out := make([][]scan.Target, len(raw)+len(tars))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, manifest.DefaultConcurrency)
-	for i, f := range files {
+	run := func(i int, fn func() []scan.Target) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -69,25 +67,73 @@ func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.Regis
 				return
 			}
 			defer func() { <-sem }()
-			out[i] = scanLayer(ctx, sc, target, byDigest[f.Digest], ref+"/"+f.Path)
+			out[i] = fn()
 		}()
+	}
+	for i, f := range raw {
+		d := ocispec.Descriptor{MediaType: f.MediaType, Digest: f.Digest, Size: f.Size}
+		run(i, func() []scan.Target { return []scan.Target{scanLayer(ctx, sc, target, d, ref+"/"+f.Path)} })
+	}
+	for i, t := range tars {
+		run(len(raw)+i, func() []scan.Target { return scanTarLayer(ctx, sc, target, t, ref) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return out, nil
+	var all []scan.Target
+	for _, ts := range out {
+		all = append(all, ts...)
+	}
+	return all, nil
+}
+
+// scanTarLayer scans every file of a tar layer, each reported as
+// "REF/PATH" with the file's own sha256 (the digest a signature binds). A
+// layer that cannot be read completely, or whose blob does not match its
+// digest, adds a malformed target named after the layer; the files read
+// before that are still reported (a dangerous file is dangerous whatever
+// follows it).
+func scanTarLayer(ctx context.Context, sc *scan.Scanner, target manifest.Target, t manifest.TarLayer, ref string) []scan.Target {
+	var out []scan.Target
+	err := manifest.ReadTarBlob(ctx, target, t, manifest.TarLimits{}, func(rel string, size int64, r io.Reader) error {
+		tmp, err := os.CreateTemp("", "modelverify-layer-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(tmp, h), r)
+		if err != nil {
+			return err
+		}
+		tg := sc.ScanReaderAt(ctx, ref+"/"+rel, tmp, n)
+		tg.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		out = append(out, tg)
+		return nil
+	})
+	if err != nil {
+		label := t.Path
+		if label == "" {
+			label = t.Desc.Digest.String()
+		}
+		out = append(out, malformed(ref+"/"+label, t.Desc.Size, err))
+	}
+	return out
+}
+
+func malformed(display string, size int64, err error) scan.Target {
+	return scan.Target{
+		Path: display, Size: size, Format: "unknown", Verdict: scan.VerdictMalformed, Error: err.Error(),
+		Findings: []scan.Finding{{RuleID: scan.RuleMalformed, Offset: -1, Message: err.Error()}},
+	}
 }
 
 // scanLayer fetches one layer into a temporary file, verifying its size and
 // digest while it streams, then scans it.
 func scanLayer(ctx context.Context, sc *scan.Scanner, target manifest.Target, desc ocispec.Descriptor, display string) scan.Target {
-	bad := func(err error) scan.Target {
-		return scan.Target{
-			Path: display, Size: desc.Size, Format: "unknown", Verdict: scan.VerdictMalformed, Error: err.Error(),
-			Findings: []scan.Finding{{RuleID: scan.RuleMalformed, Offset: -1, Message: err.Error()}},
-		}
-	}
+	bad := func(err error) scan.Target { return malformed(display, desc.Size, err) }
 	rc, err := target.Fetch(ctx, desc)
 	if err != nil {
 		return bad(fmt.Errorf("fetch %s: %w", desc.Digest, err))

@@ -2,6 +2,8 @@ package remote_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,4 +127,58 @@ func TestScanFailsForAMissingReference(t *testing.T) {
 	if err == nil {
 		t.Fatal("scan of a missing layout succeeded")
 	}
+}
+
+func TestScanReadsTheFilesInsideTarLayers(t *testing.T) {
+	dir := writeModel(t)
+	for _, f := range []manifest.LayerFormat{manifest.FormatTar, manifest.FormatTarGzip, manifest.FormatTarZstd} {
+		t.Run(string(f), func(t *testing.T) {
+			ref := "oci-layout://" + filepath.Join(t.TempDir(), "layout") + ":v1"
+			r, _ := manifest.ParseRef(ref)
+			target, err := manifest.Open(context.Background(), r, manifest.RegistryOptions{CreateLayout: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := manifest.Push(context.Background(), dir, target, r, manifest.PushOptions{LayerFormat: f}); err != nil {
+				t.Fatal(err)
+			}
+			sc := scan.New(scan.Options{Formats: all.Formats()})
+			targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]scan.Target{}
+			for _, tg := range targets {
+				got[tg.Path] = tg
+			}
+			want := map[string]scan.Verdict{
+				"model.safetensors":   scan.VerdictClean,
+				"broken.safetensors":  scan.VerdictMalformed,
+				"extra/optimizer.pt":  scan.VerdictDangerous,
+				"extra/state_dict.pt": scan.VerdictClean,
+				"config.json":         scan.VerdictClean,
+			}
+			for p, v := range want {
+				tg, ok := got[ref+"/"+p]
+				if !ok {
+					t.Errorf("no target for %s in a %s layer; got %d targets", p, f, len(targets))
+					continue
+				}
+				if tg.Verdict != v {
+					t.Errorf("%s: verdict %s, want %s", p, tg.Verdict, v)
+				}
+				if p == "config.json" && tg.Digest != "sha256:"+sha256hex(`{"model_type":"test"}`) {
+					t.Errorf("%s: digest %s is not the file's sha256", p, tg.Digest)
+				}
+			}
+			if len(targets) != 7 {
+				t.Errorf("%d targets, want one per file (7)", len(targets))
+			}
+		})
+	}
+}
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
