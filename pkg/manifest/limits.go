@@ -42,3 +42,6 @@ const (
 	// (zstd --long=27 uses 128 MiB).
 	MaxZstdWindowBytes = 128 << 20
 )
+
+// MaxImageEntries bounds the files of all layers of one container image.
+const MaxImageEntries = 1_000_000

@@ -33,6 +33,10 @@ type PullOptions struct {
 	Progress ProgressFunc
 	// TarLimits bound each tar layer.
 	TarLimits TarLimits
+	// ImagePath, for a container image (a modelcar), keeps only the files
+	// under this folder of the image ("/models"), named relative to it.
+	// Empty extracts the whole filesystem.
+	ImagePath string
 }
 
 // PullResult describes a pulled model.
@@ -72,19 +76,29 @@ type staged struct {
 
 // PullModel is Pull returning what was pulled.
 func PullModel(ctx context.Context, target Target, ref Ref, dir string, opts PullOptions) (res PullResult, err error) {
-	desc, m, err := Resolve(ctx, target, ref)
+	a, err := ResolveArtifact(ctx, target, ref)
 	if err != nil {
 		return PullResult{}, fmt.Errorf("pull: %w", err)
 	}
+	desc, m := a.Descriptor, a.Manifest
 	res = PullResult{Descriptor: desc, Manifest: m}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}()
-	plan, err := planLayers(m)
-	if err != nil {
-		return res, err
+	var plan layerPlan
+	switch a.Kind {
+	case KindImage:
+	case KindModelArtifact:
+		if _, err := FetchManifest(ctx, target, desc); err != nil {
+			return res, err
+		}
+		if plan, err = planLayers(m); err != nil {
+			return res, err
+		}
+	default:
+		return res, fmt.Errorf("%w: artifactType %q, config %q", ErrNotModel, m.ArtifactType, m.Config.MediaType)
 	}
 	// Refuse what the manifest alone shows to be unsafe before creating
 	// anything.
@@ -150,6 +164,31 @@ func PullModel(ctx context.Context, target Target, ref Ref, dir string, opts Pul
 				return fmt.Errorf("%s: %w", f.Path, err)
 			}
 			add(staged{res: Resource{Path: f.Path, Digest: f.Digest.Encoded(), Size: f.Size}, name: name})
+			return nil
+		})
+	}
+	if a.Kind == KindImage {
+		g.Go(func() error {
+			fs, err := applyImage(gctx, target, m, root, newName, ImageOptions{Path: opts.ImagePath, TarLimits: opts.TarLimits})
+			if err != nil {
+				return err
+			}
+			for _, p := range fs.Files() {
+				fi, err := root.Stat(fs.files[p])
+				if err != nil {
+					return err
+				}
+				f, err := fs.Open(p)
+				if err != nil {
+					return err
+				}
+				sum, _, err := hashReader(ctx, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				add(staged{res: Resource{Path: p, Digest: sum, Size: fi.Size()}, name: fs.files[p]})
+			}
 			return nil
 		})
 	}

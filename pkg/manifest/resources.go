@@ -299,10 +299,19 @@ func readTarBlob(ctx context.Context, target Target, t TarLayer, lim TarLimits, 
 
 // readTarFrom is readTarBlob on an open blob stream.
 func readTarFrom(ctx context.Context, rc io.Reader, t TarLayer, lim TarLimits, fn TarFileFunc) error {
-	vr := content.NewVerifyReader(rc, t.Desc)
+	vr := contentVerifyReader(rc, t.Desc)
 	if err := ReadTarLayer(ctx, vr, t.Format, lim, fn); err != nil {
 		return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)
 	}
+	return finishVerify(vr, t)
+}
+
+func contentVerifyReader(r io.Reader, d ocispec.Descriptor) *content.VerifyReader {
+	return content.NewVerifyReader(r, d)
+}
+
+// finishVerify reads what is left of a blob and checks its size and digest.
+func finishVerify(vr *content.VerifyReader, t TarLayer) error {
 	// Padding after the end-of-archive blocks belongs to the blob too.
 	if _, err := io.Copy(io.Discard, vr); err != nil {
 		return fmt.Errorf("layer %s: %w: %v", t.Desc.Digest, ErrDigestMismatch, err)
@@ -386,6 +395,16 @@ func listFiles(ctx context.Context, dir string, ignore []string) ([]string, erro
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// hashReader returns the sha256 and length of what r holds.
+func hashReader(ctx context.Context, r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, &ctxReader{ctx: ctx, r: r}, make([]byte, 1<<20))
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // hashFile streams the file and returns its sha256 and size. onBytes, when

@@ -69,6 +69,13 @@ func decompress(r io.Reader, f LayerFormat) (io.Reader, func(), error) {
 // refuse. It does not check the blob's digest: wrap r in a verifying reader
 // and check it after ReadTarLayer returns.
 func ReadTarLayer(ctx context.Context, r io.Reader, f LayerFormat, lim TarLimits, fn TarFileFunc) error {
+	return readTar(ctx, r, f, lim, fn, nil)
+}
+
+// readTar is ReadTarLayer; when skip is not nil, links, devices and other
+// special entries are passed to it and skipped instead of refused (image
+// layers hold them; nothing is ever created for them).
+func readTar(ctx context.Context, r io.Reader, f LayerFormat, lim TarLimits, fn TarFileFunc, skip func(*tar.Header)) error {
 	lim = lim.orDefault()
 	tr0, closeFn, err := decompress(r, f)
 	if err != nil {
@@ -94,6 +101,10 @@ func ReadTarLayer(ctx context.Context, r io.Reader, f LayerFormat, lim TarLimits
 			return fmt.Errorf("%w: more than %d tar entries in a layer", ErrTooLarge, lim.MaxEntries)
 		}
 		name := strings.TrimPrefix(hdr.Name, "./")
+		if skip != nil {
+			// Image layers may name files from the root.
+			name = strings.TrimLeft(name, "/")
+		}
 		switch hdr.Typeflag {
 		case tar.TypeXGlobalHeader:
 			continue
@@ -106,6 +117,14 @@ func ReadTarLayer(ctx context.Context, r io.Reader, f LayerFormat, lim TarLimits
 				return fmt.Errorf("tar directory: %w", err)
 			}
 			continue
+		case tar.TypeReg:
+		case tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			if skip != nil {
+				skip(hdr)
+				continue
+			}
+		}
+		switch hdr.Typeflag {
 		case tar.TypeReg:
 		case tar.TypeSymlink, tar.TypeLink:
 			return fmt.Errorf("%w: tar entry %q is a link (to %q); links are refused", ErrUnsafePath, hdr.Name, hdr.Linkname)
