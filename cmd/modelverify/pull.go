@@ -12,8 +12,9 @@ func init() { subcommands = append(subcommands, newPullCmd) }
 
 func newPullCmd() *cobra.Command {
 	var (
-		reg  registryOptions
-		xfer transferOptions
+		reg       registryOptions
+		xfer      transferOptions
+		imagePath string
 	)
 	cmd := &cobra.Command{
 		Use:   "pull REF DIR",
@@ -24,9 +25,17 @@ Every blob's size and sha256 are checked while it streams to a temporary file,
 which is renamed into place only when they match. Pull never writes outside DIR:
 a manifest with an absolute path, "..", a duplicate path, or a path under a
 symlink in DIR is refused before anything is written (exit 2). Prints the pulled
-reference with its digest.`,
+reference with its digest.
+
+Tar layers (.tar, .tar+gzip, .tar+zstd) are unpacked; links, devices and unsafe
+paths in them are refused. A container image (a KServe modelcar) is extracted
+with its layers applied in order (whiteouts honoured, links and devices
+skipped); --path /models keeps one folder of it. Files are staged inside DIR
+and renamed into place only when every layer verified: a failed pull leaves
+nothing behind.`,
 		Example: `  modelverify pull oci://registry.example.com/models/llama:v1 ./llama
-  modelverify pull oci-layout://./store@sha256:... ./llama`,
+  modelverify pull oci-layout://./store@sha256:... ./llama
+  modelverify pull --path /models oci://registry.example.com/modelcars/llama:v1 ./llama`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -38,6 +47,7 @@ reference with its digest.`,
 			res, err := manifest.PullModel(ctx, target, ref, args[1], manifest.PullOptions{
 				Concurrency: xfer.concurrency,
 				Progress:    bar.Func(),
+				ImagePath:   imagePath,
 			})
 			bar.Close()
 			if err != nil {
@@ -56,5 +66,6 @@ reference with its digest.`,
 	}
 	reg.AddFlags(cmd)
 	xfer.AddFlags(cmd)
+	cmd.Flags().StringVar(&imagePath, "path", "", "for a container image: extract only this folder of its filesystem (for example /models)")
 	return cmd
 }

@@ -122,14 +122,19 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 			paths = append(paths, a)
 			continue
 		}
-		ts, err := remote.Scan(cmd.Context(), sc, a, o.registry.RegistryOptions())
+		res, err := remote.ScanArtifact(cmd.Context(), sc, a, o.registry.RegistryOptions())
 		if err != nil {
 			if errors.Is(err, manifest.ErrInvalidReference) {
 				return withCode(exitUsage, err)
 			}
 			return withCode(exitFailed, err)
 		}
-		targets = append(targets, ts...)
+		if !o.quiet {
+			for _, n := range res.Notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
+		}
+		targets = append(targets, res.Targets...)
 	}
 	if len(paths) > 0 {
 		ts, err := sc.ScanPaths(cmd.Context(), paths)

@@ -213,3 +213,18 @@ func underPrefixDir(d, prefix string) (string, bool) {
 	}
 	return underPrefix(d, prefix)
 }
+
+// ReadImage applies the layers of image m from target (see PullOptions for
+// the rules) into dir, which must exist and is left to the caller to
+// remove. The returned filesystem stays readable until dir is removed.
+func ReadImage(ctx context.Context, target Target, m ocispec.Manifest, dir string, opts ImageOptions) (*ImageFilesystem, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	return applyImage(ctx, target, m, root, func() string { n++; return fmt.Sprint(n) }, opts)
+}
+
+// Close releases the folder handle; ReadImage's caller calls it.
+func (t *ImageFilesystem) Close() error { return t.root.Close() }

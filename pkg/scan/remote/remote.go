@@ -17,6 +17,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/modelverify/modelverify/pkg/manifest"
@@ -32,28 +33,72 @@ func IsRef(target string) bool {
 		len(target) > len("oci-layout://") && target[:len("oci-layout://")] == "oci-layout://"
 }
 
-// Scan scans every file layer of the model artifact that ref names and
-// returns one target per file, with Path "REF/FILEPATH" and Digest the
-// layer's verified digest. Resolving the reference and fetching the manifest
-// are the only errors returned (a registry or network error); a layer that
-// cannot be fetched or does not match its digest becomes a malformed target.
+// Result is what ScanArtifact read.
+type Result struct {
+	Targets []scan.Target
+	// Notes say how the artifact and its layers were read.
+	Notes []string
+}
+
+// Scan is ScanArtifact returning only the targets.
 func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.RegistryOptions) ([]scan.Target, error) {
+	res, err := ScanArtifact(ctx, sc, ref, opts)
+	return res.Targets, err
+}
+
+// ScanArtifact scans what ref names, whatever kind of artifact it is:
+//   - a ModelPack model: every file layer, by the path its layer annotates,
+//     and the files inside tar layers under the paths the tar gives them;
+//   - an OCI or Docker image (a KServe modelcar): its layers applied in
+//     order, whiteouts honoured, then every resulting file by its path;
+//   - any other artifact (oras's default types, a Helm chart, ...): file by
+//     file, a layer with a tar media type as its files, any other as one
+//     file named by its title annotation or digest.
+//
+// Notes say which layers were read as what. The only errors returned are a
+// reference or manifest that cannot be read at all (a registry or network
+// error, a malformed manifest) and hostile model layer paths; a layer that
+// cannot be fetched or does not match its digest becomes a malformed target.
+func ScanArtifact(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.RegistryOptions) (Result, error) {
 	r, err := manifest.ParseRef(ref)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	target, err := manifest.Open(ctx, r, opts)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	_, m, err := manifest.Resolve(ctx, target, r)
+	a, err := manifest.ResolveArtifact(ctx, target, r)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
+	var res Result
+	if a.Index != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s is an index: scanned its manifest %s", ref, a.Descriptor.Digest))
+	}
+	switch a.Kind {
+	case manifest.KindImage:
+		return scanImage(ctx, sc, target, a, ref, res)
+	case manifest.KindOther:
+		return scanOther(ctx, sc, target, a, ref, res)
+	}
+	ts, err := scanModel(ctx, sc, target, a.Manifest, ref)
+	res.Targets = ts
+	return res, err
+}
+
+// scanModel scans a ModelPack model's layers.
+func scanModel(ctx context.Context, sc *scan.Scanner, target manifest.Target, m ocispec.Manifest, ref string) ([]scan.Target, error) {
 	raw, tars, err := manifest.PlanLayers(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
+	return scanLayers(ctx, sc, target, raw, tars, ref)
+}
+
+// scanLayers scans raw layers as files and tar layers as their files,
+// DefaultConcurrency layers at a time.
+func scanLayers(ctx context.Context, sc *scan.Scanner, target manifest.Target, raw []manifest.File, tars []manifest.TarLayer, ref string) ([]scan.Target, error) {
 	out := make([][]scan.Target, len(raw)+len(tars))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, manifest.DefaultConcurrency)
@@ -86,6 +131,87 @@ func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.Regis
 		all = append(all, ts...)
 	}
 	return all, nil
+}
+
+// scanImage scans the filesystem of a container image.
+func scanImage(ctx context.Context, sc *scan.Scanner, target manifest.Target, a manifest.Artifact, ref string, res Result) (Result, error) {
+	dir, err := os.MkdirTemp("", "modelverify-image-*")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	fs, err := manifest.ReadImage(ctx, target, a.Manifest, dir, manifest.ImageOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: read as a container image", ref))
+		res.Targets = append(res.Targets, malformed(ref, a.Descriptor.Size, err))
+		return res, nil
+	}
+	defer fs.Close()
+	res.Notes = append(res.Notes, fmt.Sprintf("%s: read as a container image (%d layers applied in order)", ref, len(a.Manifest.Layers)))
+	for _, n := range fs.Notes {
+		res.Notes = append(res.Notes, ref+": "+n)
+	}
+	for _, p := range fs.Files() {
+		f, err := fs.Open(p)
+		if err != nil {
+			res.Targets = append(res.Targets, malformed(ref+"/"+p, 0, err))
+			continue
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			f.Close()
+			res.Targets = append(res.Targets, malformed(ref+"/"+p, 0, err))
+			continue
+		}
+		t := sc.ScanReaderAt(ctx, ref+"/"+p, f, n)
+		t.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		f.Close()
+		res.Targets = append(res.Targets, t)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// scanOther scans an artifact that is neither a model nor an image.
+func scanOther(ctx context.Context, sc *scan.Scanner, target manifest.Target, a manifest.Artifact, ref string, res Result) (Result, error) {
+	m := a.Manifest
+	res.Notes = append(res.Notes, fmt.Sprintf("%s: not a ModelPack model or an image (artifactType %q, config %q): scanned file by file", ref, m.ArtifactType, m.Config.MediaType))
+	var raw []manifest.File
+	for i, l := range m.Layers {
+		if l.Digest.Algorithm() != digest.SHA256 {
+			res.Targets = append(res.Targets, malformed(fmt.Sprintf("%s/layer-%d", ref, i), l.Size, fmt.Errorf("layer digest %s is not sha256", l.Digest)))
+			continue
+		}
+		// oras's default file type says ".tar" but holds the raw file, so a
+		// layer of another artifact is one blob that the dispatcher sniffs:
+		// tar, gzip and zstd contents are unpacked and scanned by member.
+		p := safeTitle(l)
+		if p == "" {
+			p = l.Digest.String()
+		}
+		raw = append(raw, manifest.File{Path: p, Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: layer %d (%s, %s) read as one file, %s (archives and compressed streams in it are scanned by member)", ref, i, l.Digest, l.MediaType, p))
+	}
+	ts, err := scanLayers(ctx, sc, target, raw, nil, ref)
+	res.Targets = append(res.Targets, ts...)
+	return res, err
+}
+
+// safeTitle is a layer's title (or model file path) annotation when it is a
+// safe relative path, else "".
+func safeTitle(l ocispec.Descriptor) string {
+	for _, k := range []string{manifest.AnnotationFilepath, manifest.AnnotationTitle} {
+		if p := l.Annotations[k]; p != "" && manifest.ValidatePath(p) == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // scanTarLayer scans every file of a tar layer, each reported as

@@ -1,13 +1,20 @@
 package remote_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/modelverify/modelverify/internal/testutil/modelcar"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
@@ -181,4 +188,89 @@ func TestScanReadsTheFilesInsideTarLayers(t *testing.T) {
 func sha256hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+func TestScanAppliesTheLayersOfAModelcar(t *testing.T) {
+	evil := fixture(t, "malicious/torch_zip_reduce.pt")
+	for _, oci := range []bool{true, false} {
+		t.Run(map[bool]string{true: "OCI image", false: "Docker image"}[oci], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "layout")
+			modelcar.WriteLayout(t, dir, "v1", modelcar.Standard(t, oci, evil))
+			ref := "oci-layout://" + dir + ":v1"
+			sc := scan.New(scan.Options{Formats: all.Formats()})
+			res, err := remote.ScanArtifact(context.Background(), sc, ref, manifest.RegistryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]scan.Target{}
+			for _, tg := range res.Targets {
+				got[strings.TrimPrefix(tg.Path, ref+"/")] = tg
+			}
+			if tg, ok := got["models/extra/evil.pkl"]; !ok || tg.Verdict != scan.VerdictDangerous {
+				t.Errorf("the malicious checkpoint in the top layer: %+v (present %v)", tg, ok)
+			}
+			for _, gone := range []string{"models/old.pt", "models/sub/gone.txt", "models/link", "bin"} {
+				if _, ok := got[gone]; ok {
+					t.Errorf("%s was scanned, but a whiteout, an opaque folder or its link type removes it", gone)
+				}
+			}
+			for _, kept := range []string{"models/model.safetensors", "models/config.json", "models/sub/keep.txt", "etc/os-release"} {
+				if _, ok := got[kept]; !ok {
+					t.Errorf("%s was not scanned; got %v", kept, got)
+				}
+			}
+			if len(res.Notes) < 4 || !strings.Contains(strings.Join(res.Notes, "\n"), "read as a container image") {
+				t.Errorf("notes %q", res.Notes)
+			}
+		})
+	}
+}
+
+func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "layout")
+	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What "oras push REF evil.pt" writes: the raw file under oras's default
+	// layer type, and a Helm-like gzip tar layer holding a pickle.
+	evil := fixture(t, "malicious/torch_zip_reduce.pt")
+	chart := fixture(t, "malicious/nested.tar.gz")
+	l1 := content.NewDescriptorFromBytes("application/vnd.oci.image.layer.v1.tar", evil)
+	l1.Annotations = map[string]string{ocispec.AnnotationTitle: "evil.pt"}
+	l2 := content.NewDescriptorFromBytes("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)
+	for _, b := range []struct {
+		d ocispec.Descriptor
+		b []byte
+	}{{l1, evil}, {l2, chart}} {
+		if err := target.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, "application/vnd.example.thing", oras.PackManifestOptions{Layers: []ocispec.Descriptor{l1, l2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	sc := scan.New(scan.Options{Formats: all.Formats()})
+	res, err := remote.ScanArtifact(ctx, sc, r.String(), manifest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Targets) != 2 {
+		t.Fatalf("targets %+v", res.Targets)
+	}
+	for _, tg := range res.Targets {
+		if tg.Verdict != scan.VerdictDangerous {
+			t.Errorf("%s: verdict %s, want dangerous", tg.Path, tg.Verdict)
+		}
+	}
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "scanned file by file") || !strings.Contains(notes, "evil.pt") {
+		t.Errorf("notes %q", notes)
+	}
 }
