@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,6 +39,10 @@ type PullOptions struct {
 	// under this folder of the image ("/models"), named relative to it.
 	// Empty extracts the whole filesystem.
 	ImagePath string
+	// Extra are files written with the pulled ones, by relative path (for
+	// example the verified signature as model.sig): they are staged and
+	// path-checked with them, and are not part of PullResult.Resources.
+	Extra map[string][]byte
 }
 
 // PullResult describes a pulled model.
@@ -214,10 +220,25 @@ func PullModel(ctx context.Context, target Target, ref Ref, dir string, opts Pul
 	for i, s := range files {
 		all[i], paths[i] = s.res, s.res.Path
 	}
+	checked := slices.Clone(all)
+	for _, p := range slices.Sorted(maps.Keys(opts.Extra)) {
+		if err := ValidatePath(p); err != nil {
+			return res, err
+		}
+		name := newName()
+		sum, err := writeStaged(root, name, bytes.NewReader(opts.Extra[p]), int64(len(opts.Extra[p])))
+		if err != nil {
+			return res, err
+		}
+		r := Resource{Path: p, Digest: sum, Size: int64(len(opts.Extra[p]))}
+		files = append(files, staged{res: r, name: name})
+		checked = append(checked, r)
+		paths = append(paths, p)
+	}
 	if err := checkPathSet(paths); err != nil {
 		return res, err
 	}
-	if err := checkDestination(dir, all); err != nil {
+	if err := checkDestination(dir, checked); err != nil {
 		return res, err
 	}
 	for _, s := range files {

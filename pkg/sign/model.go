@@ -122,6 +122,9 @@ type Result struct {
 	// tool before 0.3 (then Digest is computed, not signed, and Name is "").
 	PredicateType string     `json:"predicateType"`
 	Statement     *Statement `json:"-"`
+	// Bundle is the verified Sigstore bundle (JSON), which can be stored as
+	// a model.sig beside the files it covers.
+	Bundle []byte `json:"-"`
 }
 
 // maxSignatureFile bounds a model.sig we read.

@@ -223,7 +223,7 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 		res = &Result{
 			Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
 			Method: MethodFiles, Resources: len(st.Predicate.Resources), PredicateType: cmp.Or(st.Legacy, st.PredicateType),
-			Statement: st,
+			Statement: st, Bundle: b,
 		}
 		return true
 	})
