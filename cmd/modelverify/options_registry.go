@@ -21,17 +21,22 @@ import (
 type registryOptions struct {
 	plainHTTP      bool
 	registryConfig string
+	insecure       bool
+	caFile         string
 }
 
 // AddFlags registers the registry flags on cmd.
 func (o *registryOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.plainHTTP, "plain-http", false, "talk HTTP instead of HTTPS to the registry")
+	cmd.Flags().BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate from the registry (digests are still checked; a tag can then be redirected)")
+	cmd.Flags().StringVar(&o.caFile, "ca-file", "", "PEM certificates to trust for the registry's TLS certificate, besides the system roots")
 	cmd.Flags().StringVar(&o.registryConfig, "registry-config", "", "Docker config file with credentials and credential helpers (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
 }
 
 // RegistryOptions returns the library options the flags describe.
 func (o *registryOptions) RegistryOptions() manifest.RegistryOptions {
-	return manifest.RegistryOptions{PlainHTTP: o.plainHTTP, DockerConfig: o.registryConfig}
+	return manifest.RegistryOptions{PlainHTTP: o.plainHTTP, DockerConfig: o.registryConfig,
+		CAFile: o.caFile, InsecureSkipVerifyUnsafe: o.insecure}
 }
 
 // Open parses s and opens its target. A bad reference is a usage error
@@ -40,6 +45,11 @@ func (o *registryOptions) Open(ctx context.Context, s string, createLayout bool)
 	ref, err := manifest.ParseRef(s)
 	if err != nil {
 		return nil, manifest.Ref{}, withCode(exitUsage, err)
+	}
+	if o.caFile != "" {
+		if _, err := os.Stat(o.caFile); err != nil {
+			return nil, manifest.Ref{}, usageErrorf("--ca-file: %v", err)
+		}
 	}
 	opts := o.RegistryOptions()
 	opts.CreateLayout = createLayout

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +56,20 @@ type RegistryOptions struct {
 	// (push needs it; pull and inspect must not create anything).
 	CreateLayout bool
 
-	// HTTPClient is the base HTTP client; nil means oras' retrying client.
+	// HTTPClient is the base HTTP client; nil means oras' retrying client
+	// (with the TLS settings below). When set, the TLS settings below are
+	// ignored: the client's own apply.
 	HTTPClient *http.Client
+
+	// CAFile is a PEM file of certificates trusted for the registry's TLS
+	// certificate, besides the system roots (as oras --ca-file).
+	CAFile string
+
+	// InsecureSkipVerifyUnsafe accepts any TLS certificate from the
+	// registry (as oras --insecure): anyone on the network path can then
+	// serve other content. Digests are still verified, so a pinned digest
+	// remains safe; a tag does not.
+	InsecureSkipVerifyUnsafe bool
 
 	// UserAgent overrides "modelverify/VERSION".
 	UserAgent string
@@ -112,6 +126,15 @@ func openRemote(ref Ref, opts RegistryOptions) (Target, error) {
 	base := opts.HTTPClient
 	if base == nil {
 		base = retry.DefaultClient
+		if opts.CAFile != "" || opts.InsecureSkipVerifyUnsafe {
+			tlsConfig, err := registryTLS(opts)
+			if err != nil {
+				return nil, err
+			}
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = tlsConfig
+			base = &http.Client{Transport: retry.NewTransport(t)}
+		}
 	}
 	ua := opts.UserAgent
 	if ua == "" {
@@ -125,6 +148,26 @@ func openRemote(ref Ref, opts RegistryOptions) (Target, error) {
 	}
 	repo.Client = client
 	return repo, nil
+}
+
+// registryTLS is the TLS configuration that opts ask for.
+func registryTLS(opts RegistryOptions) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerifyUnsafe} //nolint:gosec // asked for by name
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", opts.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
 }
 
 // ReferrersSupported reports whether target implements the OCI referrers
