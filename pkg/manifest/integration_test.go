@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/modelverify/modelverify/internal/testutil/modelcar"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 )
 
@@ -59,6 +61,35 @@ func TestDistributionRegistry(t *testing.T) {
 	got, err := Referrers(ctx, fresh, res.Descriptor, bundleType)
 	if err != nil || len(got) != 1 || got[0].Digest != sigDesc.Digest {
 		t.Fatalf("referrers through the tag schema: %v, %v", got, err)
+	}
+
+	// Tar layers and a modelcar through a real registry.
+	tr, tref := openRef(t, "oci://"+host+"/models/tar:v1", RegistryOptions{PlainHTTP: true})
+	tsrc := t.TempDir()
+	tfiles := writeModel(t, tsrc)
+	if _, err := Push(ctx, tsrc, tr, tref, PushOptions{LayerFormat: FormatTarZstd}); err != nil {
+		t.Fatal(err)
+	}
+	tout := filepath.Join(t.TempDir(), "tar")
+	if err := Pull(ctx, tr, tref, tout, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, tout); len(got) != len(tfiles) {
+		t.Fatalf("tar+zstd round trip through distribution: %d files, want %d", len(got), len(tfiles))
+	}
+	layoutDir := filepath.Join(t.TempDir(), "car")
+	modelcar.WriteLayout(t, layoutDir, "v1", modelcar.Standard(t, false, []byte("x")))
+	lsrc, _ := openRef(t, "oci-layout://"+layoutDir+":v1", RegistryOptions{})
+	car, carRef := openRef(t, "oci://"+host+"/modelcars/m:v1", RegistryOptions{PlainHTTP: true})
+	if _, err := oras.Copy(ctx, lsrc, "v1", car, "v1", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	cout := filepath.Join(t.TempDir(), "car")
+	if err := Pull(ctx, car, carRef, cout, PullOptions{ImagePath: "/models"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, cout); string(got["model.safetensors"]) != "weights v2" || len(got) != 4 {
+		t.Fatalf("a Docker modelcar through distribution: %v", got)
 	}
 
 	// A hostile manifest from a real registry is refused before writing.
