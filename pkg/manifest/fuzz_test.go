@@ -1,6 +1,10 @@
 package manifest
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,4 +74,33 @@ func TestManifestSeeds(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, want)
 		}
 	}
+}
+
+// FuzzReadTarLayer feeds arbitrary bytes to the tar layer reader in every
+// form: it must return (a file it passes on always has a valid path and
+// exactly its declared size) within the limits, never panic or hang.
+func FuzzReadTarLayer(f *testing.F) {
+	for _, form := range []LayerFormat{FormatTar, FormatTarGzip, FormatTarZstd} {
+		f.Add(byte(0), makeTar(f, form, regular("a/b.bin", "payload"), regular("./c", "")))
+	}
+	f.Add(byte(0), makeTar(f, FormatTar, tarEntry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "l", Linkname: "/"}}))
+	f.Fuzz(func(t *testing.T, which byte, b []byte) {
+		form := []LayerFormat{FormatTar, FormatTarGzip, FormatTarZstd}[int(which)%3]
+		lim := TarLimits{MaxEntries: 64, MaxBytes: 1 << 20}
+		files := 0
+		_ = ReadTarLayer(context.Background(), bytes.NewReader(b), form, lim, func(rel string, size int64, r io.Reader) error {
+			files++
+			if err := ValidatePath(rel); err != nil {
+				t.Fatalf("passed on an unsafe path: %v", err)
+			}
+			n, err := io.Copy(io.Discard, r)
+			if err == nil && n != size {
+				t.Fatalf("%s: read %d bytes, declared %d", rel, n, size)
+			}
+			return nil
+		})
+		if files > lim.MaxEntries {
+			t.Fatalf("%d files past a limit of %d entries", files, lim.MaxEntries)
+		}
+	})
 }
