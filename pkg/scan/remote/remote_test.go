@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -272,5 +273,47 @@ func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 	notes := strings.Join(res.Notes, "\n")
 	if !strings.Contains(notes, "scanned file by file") || !strings.Contains(notes, "evil.pt") {
 		t.Errorf("notes %q", notes)
+	}
+}
+
+func TestScanReportsAHostileTarLayerAsMalformed(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "layout")
+	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tar whose first entry is a symlink out of the model folder.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "weights", Linkname: "/etc"})
+	tw.Close()
+	blob := buf.Bytes()
+	layer := content.NewDescriptorFromBytes(manifest.KindWeight.LayerMediaType(manifest.FormatTar), blob)
+	cfg := []byte(`{"descriptor":{},"config":{},"modelfs":{"type":"layers","diff_ids":[]}}`)
+	cd := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
+	for _, b := range []struct {
+		d ocispec.Descriptor
+		b []byte
+	}{{layer, blob}, {cd, cfg}} {
+		if err := target.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, manifest.ArtifactTypeModel, oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}, ConfigDescriptor: &cd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	sc := scan.New(scan.Options{Formats: all.Formats()})
+	targets, err := remote.Scan(ctx, sc, r.String(), manifest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || targets[0].Verdict != scan.VerdictMalformed || !strings.Contains(targets[0].Error, "link") {
+		t.Fatalf("targets %+v, want one malformed target about the link", targets)
 	}
 }
