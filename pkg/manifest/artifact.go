@@ -115,15 +115,30 @@ func ResolveArtifact(ctx context.Context, target Target, ref Ref) (Artifact, err
 	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != MediaTypeDockerManifest {
 		return Artifact{}, fmt.Errorf("%s: %w: media type %q", ref, ErrInvalidManifest, desc.MediaType)
 	}
-	b, err := fetchBounded(ctx, target, desc, MaxManifestBytes)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("%s: fetch manifest: %w", ref, err)
-	}
-	m, err := parseAnyManifest(b)
+	fa, err := FetchArtifact(ctx, target, desc)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	a.Descriptor, a.Manifest = desc, m
+	fa.Index = a.Index
+	return fa, nil
+}
+
+// FetchArtifact fetches the OCI or Docker image manifest that desc
+// describes (bounded, digest verified) and tells what kind it is; a model
+// manifest is validated as FetchManifest does.
+func FetchArtifact(ctx context.Context, target Target, desc ocispec.Descriptor) (Artifact, error) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != MediaTypeDockerManifest {
+		return Artifact{}, fmt.Errorf("%w: media type %q", ErrInvalidManifest, desc.MediaType)
+	}
+	b, err := fetchBounded(ctx, target, desc, MaxManifestBytes)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("fetch manifest: %w", err)
+	}
+	m, err := parseAnyManifest(b)
+	if err != nil {
+		return Artifact{}, err
+	}
+	a := Artifact{Descriptor: desc, Manifest: m}
 	switch {
 	case m.ArtifactType == ArtifactTypeModel || m.Config.MediaType == MediaTypeModelConfig:
 		a.Kind = KindModelArtifact
@@ -132,7 +147,17 @@ func ResolveArtifact(ctx context.Context, target Target, ref Ref) (Artifact, err
 	default:
 		a.Kind = KindOther
 	}
+	if a.Kind == KindModelArtifact {
+		if _, err := parseManifest(b); err != nil {
+			return Artifact{}, err
+		}
+	}
 	return a, nil
+}
+
+// IsImageConfig reports whether mediaType is an OCI or Docker image config.
+func IsImageConfig(mediaType string) bool {
+	return mediaType == ocispec.MediaTypeImageConfig || mediaType == MediaTypeDockerConfig
 }
 
 // parseAnyManifest decodes an OCI or Docker v2 image manifest (the same

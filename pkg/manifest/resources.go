@@ -235,7 +235,15 @@ func planLayers(m ocispec.Manifest) (layerPlan, error) {
 // streams, the blob's digest verified), so this reads every tar layer once.
 // The file set is checked as Pull checks it (unsafe, duplicate or
 // conflicting paths fail with ErrUnsafePath).
+//
+// For a container image (an image config), the files are those of its
+// filesystem after its layers were applied (see ReadImage), staged in a
+// temporary folder while they are hashed: what Pull writes without an
+// ImagePath.
 func Resources(ctx context.Context, target Target, m ocispec.Manifest, lim TarLimits) ([]Resource, error) {
+	if IsImageConfig(m.Config.MediaType) {
+		return imageResources(ctx, target, m, lim)
+	}
 	p, err := planLayers(m)
 	if err != nil {
 		return nil, err
@@ -283,6 +291,33 @@ func PlanLayers(m ocispec.Manifest) ([]File, []TarLayer, error) {
 // digest: a caller that keeps what fn saw must wait for a nil error.
 func ReadTarBlob(ctx context.Context, target Target, t TarLayer, lim TarLimits, fn TarFileFunc) error {
 	return readTarBlob(ctx, target, t, lim, fn)
+}
+
+func imageResources(ctx context.Context, target Target, m ocispec.Manifest, lim TarLimits) ([]Resource, error) {
+	dir, err := os.MkdirTemp("", "modelverify-image-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	fs, err := ReadImage(ctx, target, m, dir, ImageOptions{TarLimits: lim})
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	var out []Resource
+	for _, p := range fs.Files() {
+		f, err := fs.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		sum, n, err := hashReader(ctx, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Resource{Path: p, Digest: sum, Size: n})
+	}
+	return out, nil
 }
 
 // readTarBlob fetches a tar layer, calls fn for each file, and verifies the

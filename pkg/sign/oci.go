@@ -58,6 +58,21 @@ func toResources(rs []manifest.Resource) []Resource {
 	return out
 }
 
+// fetchSignable fetches a model manifest or a container image manifest (a
+// modelcar); any other artifact is manifest.ErrNotModel.
+func fetchSignable(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (ocispec.Manifest, error) {
+	if desc.MediaType == ocispec.MediaTypeImageManifest || desc.MediaType == manifest.MediaTypeDockerManifest {
+		a, err := manifest.FetchArtifact(ctx, target, desc)
+		if err != nil {
+			return ocispec.Manifest{}, err
+		}
+		if a.Kind == manifest.KindImage {
+			return a.Manifest, nil
+		}
+	}
+	return manifest.FetchManifest(ctx, target, desc)
+}
+
 // OCIManifest is the OMS manifest of a model in a registry; name is the
 // subject name recorded in the statement (the repository, by convention).
 func OCIManifest(name string, m ocispec.Manifest) (*Manifest, error) {
@@ -79,7 +94,7 @@ func ociManifest(name string, rs []Resource) *Manifest {
 // SignOCI signs the model manifest desc in target and pushes the bundle as
 // its referrer. name is the statement's subject name.
 func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, ocispec.Descriptor, error) {
-	m, err := manifest.FetchManifest(ctx, target, desc)
+	m, err := fetchSignable(ctx, target, desc)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
@@ -196,7 +211,7 @@ func eachBundle(ctx context.Context, target manifest.Target, desc ocispec.Descri
 // the files a pull writes. Raw layers are never downloaded; tar layers are
 // (see OCIResourcesFrom).
 func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (*Result, error) {
-	m, err := manifest.FetchManifest(ctx, target, desc)
+	m, err := fetchSignable(ctx, target, desc)
 	if err != nil {
 		return nil, err
 	}

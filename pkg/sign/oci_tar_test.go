@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/modelverify/modelverify/internal/testutil/modelcar"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
@@ -56,6 +57,54 @@ func TestOCISignatureBindsEachFileInsideATarLayer(t *testing.T) {
 			}
 			if _, err := v.VerifyOCI(ctx, target, evil); !errors.Is(err, sign.ErrResources) {
 				t.Fatalf("one file changed inside a tar layer: err = %v, want ErrResources", err)
+			}
+		})
+	}
+}
+
+// An image (a modelcar) is signed over the files of its filesystem.
+func TestOCISignVerifyAModelcar(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	v := keyVerifier(t, &priv.PublicKey)
+	for _, oci := range []bool{true, false} {
+		t.Run(map[bool]string{true: "OCI image", false: "Docker image"}[oci], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "layout")
+			modelcar.WriteLayout(t, dir, "v1", modelcar.Standard(t, oci, []byte("weights")))
+			target, ref := openTarget(t, "oci-layout://"+dir+":v1", manifest.RegistryOptions{})
+			a, err := manifest.ResolveArtifact(ctx, target, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmt, _, err := sign.SignOCI(ctx, s, target, a.Descriptor, ref.Repository)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := v.VerifyOCI(ctx, target, a.Descriptor); err != nil || res.Resources != 5 {
+				t.Fatalf("verify: %+v, %v", res, err)
+			}
+			dst := filepath.Join(t.TempDir(), "fs")
+			if err := manifest.Pull(ctx, target, ref.WithDigest(a.Descriptor.Digest), dst, manifest.PullOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			m, _ := sign.HashFolder(ctx, dst, sign.FolderOptions{})
+			if fst, _ := sign.NewStatement(m); fst.SubjectDigest() != stmt.SubjectDigest() {
+				t.Errorf("pulled filesystem root digest %s, image root digest %s", fst.SubjectDigest(), stmt.SubjectDigest())
+			}
+
+			// The same image with one file changed in its top layer.
+			edir := filepath.Join(t.TempDir(), "evil")
+			modelcar.WriteLayout(t, edir, "v1", modelcar.Standard(t, oci, []byte("evil weights")))
+			etarget, eref := openTarget(t, "oci-layout://"+edir+":v1", manifest.RegistryOptions{})
+			ea, err := manifest.ResolveArtifact(ctx, etarget, eref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sign.PushBundle(ctx, etarget, ea.Descriptor, sigOf(t, target, a.Descriptor), sign.PredicateTypeOMS); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.VerifyOCI(ctx, etarget, ea.Descriptor); !errors.Is(err, sign.ErrResources) {
+				t.Fatalf("a changed file in an image layer: err = %v, want ErrResources", err)
 			}
 		})
 	}
