@@ -107,7 +107,7 @@ func TestOCISignVerify(t *testing.T) {
 			}
 			// Copying the good signature onto the tampered model does not
 			// help: the layers differ from the signed resources.
-			good := sigOf(t, target, desc)
+			good := bundlesOf(t, target, desc)[sign.PredicateTypeOMS]
 			if _, err := sign.PushBundle(ctx, target, evil, good, sign.PredicateTypeOMS); err != nil {
 				t.Fatal(err)
 			}
@@ -180,22 +180,6 @@ func TestOCIKeylessReferrer(t *testing.T) {
 			t.Errorf("%v: err = %v", tc.id, err)
 		}
 	}
-}
-
-func sigOf(t *testing.T, target manifest.Target, desc ociDesc) []byte {
-	t.Helper()
-	refs, err := manifest.Referrers(ctx, target, desc, sign.BundleMediaType)
-	if err != nil || len(refs) == 0 {
-		t.Fatalf("referrers: %v %v", refs, err)
-	}
-	mb := fetch(t, target, refs[0])
-	var m struct {
-		Layers []ociDesc `json:"layers"`
-	}
-	if err := json.Unmarshal(mb, &m); err != nil {
-		t.Fatal(err)
-	}
-	return fetch(t, target, m.Layers[0])
 }
 
 // bundlesOf returns every bundle among the referrers of desc, with the
