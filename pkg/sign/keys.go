@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -73,6 +74,17 @@ func KeyHint(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(p)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// CosignKeyHint is the key hint cosign writes into a bundle: the standard
+// base64 of the SHA-256 of the public key's PKIX DER encoding.
+func CosignKeyHint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
 }
 
 // ParsePrivateKeyPEM reads an ECDSA private key in PKCS#8 ("PRIVATE KEY"),
