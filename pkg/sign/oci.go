@@ -62,7 +62,8 @@ func OCIManifest(name string, m ocispec.Manifest) (*Manifest, error) {
 // SignOCI signs the model manifest desc in target and pushes two bundles as
 // its referrers: the OMS statement of its layers (name is the statement's
 // subject name) and the statement that binds the manifest digest
-// (SignManifest), which verification requires. It returns the OMS statement
+// (SignManifest), which verification requires; in keyless mode one
+// certificate serves both. It returns the OMS statement
 // and the OMS referrer; the binding referrer is pushed last, so a model is
 // never left with a binding alone because of a failed push.
 func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, ocispec.Descriptor, error) {
@@ -78,15 +79,19 @@ func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispe
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	b, err := s.Sign(ctx, st)
+	mst, err := NewManifestStatement(desc)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	ref, err := PushBundle(ctx, target, desc, b, PredicateTypeOMS)
+	bs, err := s.SignEach(ctx, st, mst)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	if _, err := SignManifest(ctx, s, target, desc); err != nil {
+	ref, err := PushBundle(ctx, target, desc, bs[0], PredicateTypeOMS)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	if _, err := PushBundle(ctx, target, desc, bs[1], PredicateTypeManifest); err != nil {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("manifest signature: %w", err)
 	}
 	return st, ref, nil
