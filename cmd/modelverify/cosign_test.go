@@ -145,7 +145,7 @@ func TestModelverifyVerifiesCosignSignatures(t *testing.T) {
 				t.Fatalf("cosign sign: %v\n%s", err, out)
 			}
 			out := expectExit(t, 0, "verify", "--key", pub, "--plain-http", "oci://"+ref)
-			if !strings.Contains(out, "verified") {
+			if !strings.Contains(out, "verified oci://"+ref+": manifest "+ref[strings.Index(ref, "@")+1:]) {
 				t.Errorf("verify output: %s", out)
 			}
 			expectExit(t, 1, "verify", "--key", other+".pub", "--plain-http", "oci://"+ref)
