@@ -75,6 +75,8 @@ const (
 	RuleKerasLambda       = "MV-KERAS-LAMBDA"       // a Keras Lambda layer carrying marshalled Python bytecode
 	RuleKerasModule       = "MV-KERAS-MODULE"       // a Keras config that names a module or registered object outside Keras
 	RuleTFDangerousOp     = "MV-TF-DANGEROUS-OP"    // a TensorFlow graph op that reads or writes files or runs Python
+
+	RuleExecutable = "MV-EXECUTABLE" // machine code or a script where model data should be (ELF, PE, Mach-O, APE, shebang)
 )
 
 // Finding is one observation about a target.

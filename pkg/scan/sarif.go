@@ -96,6 +96,7 @@ var ruleDescriptions = map[string]string{
 	RuleKerasLambda:       "Keras Lambda layer with marshalled bytecode",
 	RuleKerasModule:       "Keras object from a module outside Keras",
 	RuleTFDangerousOp:     "TensorFlow op that reads or writes files or runs Python",
+	RuleExecutable:        "Program or script where model data should be",
 }
 
 // severityScore maps severities to GitHub's security-severity scale.

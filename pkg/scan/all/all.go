@@ -7,6 +7,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/archive"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
+	"github.com/modelverify/modelverify/pkg/scan/executable"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/hdf5"
 	"github.com/modelverify/modelverify/pkg/scan/jinja"
@@ -22,6 +23,8 @@ import (
 // Formats returns the default formats.
 func Formats() []scan.Format {
 	return []scan.Format{
+		// Programs first: a weight file whose head is an executable is one.
+		executable.Format{},
 		// Container and non-pickle formats go here, before pickle.
 		archive.Zip{},
 		archive.SevenZip{},
