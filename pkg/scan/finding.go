@@ -76,7 +76,8 @@ const (
 	RuleKerasModule       = "MV-KERAS-MODULE"       // a Keras config that names a module or registered object outside Keras
 	RuleTFDangerousOp     = "MV-TF-DANGEROUS-OP"    // a TensorFlow graph op that reads or writes files or runs Python
 
-	RuleExecutable = "MV-EXECUTABLE" // machine code or a script where model data should be (ELF, PE, Mach-O, APE, shebang)
+	RuleExecutable = "MV-EXECUTABLE"  // machine code or a script where model data should be (ELF, PE, Mach-O, APE, shebang)
+	RuleRemoteCode = "MV-REMOTE-CODE" // a model config that makes the loader import Python code (auto_map, custom pipelines, custom modules)
 )
 
 // Finding is one observation about a target.

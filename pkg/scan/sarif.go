@@ -97,6 +97,7 @@ var ruleDescriptions = map[string]string{
 	RuleKerasModule:       "Keras object from a module outside Keras",
 	RuleTFDangerousOp:     "TensorFlow op that reads or writes files or runs Python",
 	RuleExecutable:        "Program or script where model data should be",
+	RuleRemoteCode:        "Model config that makes the loader import Python code",
 }
 
 // severityScore maps severities to GitHub's security-severity scale.

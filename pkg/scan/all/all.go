@@ -10,8 +10,8 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/executable"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/hdf5"
+	"github.com/modelverify/modelverify/pkg/scan/hfcode"
 	"github.com/modelverify/modelverify/pkg/scan/jinja"
-	"github.com/modelverify/modelverify/pkg/scan/keras"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
@@ -41,7 +41,8 @@ func Formats() []scan.Format {
 		hdf5.Format{},
 		tfsaved.Format{},
 		onnx.Format{},
-		keras.JSON{},
+		hfcode.Config{}, // every JSON object: code references, then keras.JSON's checks
+		hfcode.Modules{},
 		jinja.Format{},
 		archive.Tar{},
 		torch.Legacy{},
