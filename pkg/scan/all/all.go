@@ -15,6 +15,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
+	"github.com/modelverify/modelverify/pkg/scan/python"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
 	"github.com/modelverify/modelverify/pkg/scan/tfsaved"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
@@ -24,6 +25,8 @@ import (
 func Formats() []scan.Format {
 	return []scan.Format{
 		// Programs first: a weight file whose head is an executable is one.
+		// Python before them, for scripts whose shebang names python.
+		python.Format{},
 		executable.Format{},
 		// Container and non-pickle formats go here, before pickle.
 		archive.Zip{},

@@ -134,10 +134,10 @@ func TestInsideArchivesReferencesAreJudgedByText(t *testing.T) {
 
 func TestModulesMatch(t *testing.T) {
 	for head, want := range map[string]bool{
-		`[{"type": "x.Y"}]`: true,
+		`[{"type": "x.Y"}]`:  true,
 		` [ {"idx":0,"type"`: true,
-		`[1, 2, 3]`:         false,
-		`{"type": "a"}`:     false,
+		`[1, 2, 3]`:          false,
+		`{"type": "a"}`:      false,
 	} {
 		if got := (hfcode.Modules{}).Match([]byte(head), int64(len(head))); got != want {
 			t.Errorf("Match(%q) = %v", head, got)
