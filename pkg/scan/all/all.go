@@ -51,6 +51,8 @@ func Formats() []scan.Format {
 		torch.Legacy{},
 		compress.LZMA{},
 		archive.PickleZip{},
+		// Text that may be Python; what does not parse goes on to pickle.
+		python.Text{},
 		pickle.Format{},
 	}
 }

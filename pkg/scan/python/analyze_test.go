@@ -110,19 +110,29 @@ func TestPythonFilesAreScannedByContent(t *testing.T) {
 
 func TestMatch(t *testing.T) {
 	for head, want := range map[string]bool{
-		"#!/usr/bin/env python3\nprint(1)\n":               true,
-		"#!/bin/sh\necho\n":                                false,
-		"# -*- coding: utf-8 -*-\n\"\"\"Doc.\"\"\"\n":       true,
-		"# Copyright\n\nimport torch\n":                    true,
-		"from transformers import PreTrainedModel\n":       true,
-		"from the authors of this model\n":                 false,
-		"# Model card\n\nThis model was trained on ...\n":  false,
-		"class Foo:\n    pass\n":                           true,
-		"\x80\x02cos\nsystem\n":                            false,
-		"    import os\n":                                  false,
-		"@torch.no_grad()\ndef f(): pass\n":                true,
+		"#!/usr/bin/env python3\nprint(1)\n":              true,
+		"#!/bin/sh\necho\n":                               false,
+		"# -*- coding: utf-8 -*-\n\"\"\"Doc.\"\"\"\n":     true,
+		"# Copyright\n\nimport torch\n":                   true,
+		"from transformers import PreTrainedModel\n":      true,
+		"from the authors of this model\n":                false,
+		"# Model card\n\nThis model was trained on ...\n": false,
+		"class Foo:\n    pass\n":                          true,
+		"\x80\x02cos\nsystem\n":                           false,
+		"    import os\n":                                 false,
+		"import { h } from 'preact';\n":                   false,
+		"import os, sys as system  # comment\n":           true,
+		"class Foo {\n}\n":                                false,
+		"VERSION = '1.0'\n":                               true,
+		"__import__('os').system('id')\n":                 true,
+		"(lambda: 0)()\n":                                 true,
+		"model: bert\nlayers: 12\n":                       false,
+		"\"a\",\"b\"\n\"1\",\"2\"\n":                      false,
+		"This model was trained on data.\n":               false,
+		"a == b\n":                                        false,
+		"@torch.no_grad()\ndef f(): pass\n":               true,
 	} {
-		if got := (python.Format{}).Match([]byte(head), int64(len(head))); got != want {
+		if got := (python.Format{}).Match([]byte(head), int64(len(head))) || (python.Text{}).Match([]byte(head), int64(len(head))); got != want {
 			t.Errorf("Match(%q) = %v", head, got)
 		}
 	}
@@ -134,6 +144,15 @@ func TestSourceThatStartsLikePythonButDoesNotParseIsMalformed(t *testing.T) {
 	tg := sc.ScanReaderAt(context.Background(), "x.py", bytes.NewReader(src), int64(len(src)))
 	if tg.Verdict != scan.VerdictMalformed || !strings.Contains(tg.Error, "line 2") {
 		t.Fatalf("verdict %s error %q", tg.Verdict, tg.Error)
+	}
+}
+
+func TestTextThatOnlyBeganLikePythonIsNotPython(t *testing.T) {
+	src := []byte("title = \"TOML\"\n\n[owner]\ndob = 1979-05-27T07:32:00-08:00\n")
+	sc := scan.New(scan.Options{Formats: all.Formats()})
+	tg := sc.ScanReaderAt(context.Background(), "x.toml", bytes.NewReader(src), int64(len(src)))
+	if tg.Verdict != scan.VerdictUnsupported {
+		t.Fatalf("verdict %s findings %+v", tg.Verdict, tg.Findings)
 	}
 }
 
