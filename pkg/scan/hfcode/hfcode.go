@@ -3,6 +3,8 @@ package hfcode
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -274,7 +276,12 @@ func report(s *scan.Session, refs []ref) {
 			continue
 		}
 		seen[r.key+"\x00"+msg] = true
-		s.Report(scan.Finding{RuleID: scan.RuleRemoteCode, Severity: scan.SeverityHigh, Offset: -1, Symbol: sym, Message: msg})
+		sev := scan.SeverityHigh
+		if dir != "" && r.bad == "" && r.remote == "" && allowed(s, dir, sym) {
+			sev = scan.SeverityInfo
+			msg += "; allowed by the policy's allowCode as reviewed"
+		}
+		s.Report(scan.Finding{RuleID: scan.RuleRemoteCode, Severity: sev, Offset: -1, Symbol: sym, Message: msg})
 	}
 }
 
@@ -299,3 +306,26 @@ func describe(r ref, dir string) (msg, symbol string) {
 	}
 	return head + fmt.Sprintf("%s is not in the folder: the loader fetches or imports it at load time, where no scan saw it", strings.Join(r.files, " or ")), r.files[len(r.files)-1]
 }
+
+// allowed reports whether the policy allows the referenced file (relative to
+// the config's folder) as reviewed code, by its path and digest.
+func allowed(s *scan.Session, dir, rel string) bool {
+	p := s.Policy()
+	if p == nil || len(p.AllowCode) == 0 {
+		return false
+	}
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxCodeBytes+1)); err != nil {
+		return false
+	}
+	return p.AllowsCode(path.Join(path.Dir(filepath.ToSlash(s.Path())), rel), "sha256:"+hex.EncodeToString(h.Sum(nil)))
+}
+
+// maxCodeBytes bounds how much of a referenced file is hashed: the Python
+// format does not read larger sources either.
+const maxCodeBytes = 16 << 20

@@ -3,6 +3,8 @@ package hfcode_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -157,4 +159,89 @@ func FuzzConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "c.json", bytes.NewReader(b), int64(len(b)))
 	})
+}
+
+func TestPolicyAllowsReviewedCodeByPathAndDigest(t *testing.T) {
+	dir := t.TempDir()
+	model := "import torch\n\nclass X(torch.nn.Module):\n    pass\n"
+	evil := "import os\nos.system('id')\n"
+	files := map[string]string{
+		"config.json":   `{"auto_map": {"AutoModel": "modeling_x.X", "AutoConfig": "evil.C"}}`,
+		"modeling_x.py": model,
+		"evil.py":       evil,
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return "sha256:" + hex.EncodeToString(h[:])
+	}
+	doc := "apiVersion: modelverify.dev/v1alpha1\nkind: ScanPolicy\nallowCode:\n" +
+		"  - {path: modeling_x.py, digest: \"" + digest(model) + "\"}\n" +
+		"  - {path: evil.py, digest: \"" + digest(evil) + "\"}\n"
+	pol, err := scan.ParsePolicy([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scan.New(scan.Options{Formats: all.Formats(), Policy: pol})
+	targets, err := sc.ScanPaths(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sev := map[string]scan.Severity{}
+	verdicts := map[string]scan.Verdict{}
+	for _, tg := range targets {
+		verdicts[filepath.Base(tg.Path)] = tg.Verdict
+		for _, f := range tg.Findings {
+			k := filepath.Base(tg.Path) + " " + f.RuleID + " " + f.Symbol
+			if f.Severity > sev[k] || sev[k] == 0 {
+				sev[k] = f.Severity
+			}
+		}
+	}
+	want := map[string]scan.Severity{
+		"config.json MV-REMOTE-CODE modeling_x.py": scan.SeverityInfo,
+		"config.json MV-REMOTE-CODE evil.py":       scan.SeverityInfo,
+		"modeling_x.py MV-PYTHON-CODE ":            scan.SeverityInfo,
+		"evil.py MV-PYTHON-CODE ":                  scan.SeverityInfo,
+		"evil.py MV-PYTHON-DANGEROUS os.system":    scan.SeverityCritical, // a policy cannot make os.system clean
+	}
+	for k, w := range want {
+		if sev[k] != w {
+			t.Errorf("%s: %s, want %s (all: %v)", k, sev[k], w, sev)
+		}
+	}
+	if verdicts["modeling_x.py"] != scan.VerdictClean || verdicts["config.json"] != scan.VerdictClean || verdicts["evil.py"] != scan.VerdictDangerous {
+		t.Errorf("verdicts %v", verdicts)
+	}
+
+	// Another content under the reviewed name is not allowed.
+	if err := os.WriteFile(filepath.Join(dir, "modeling_x.py"), []byte(model+"x = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg := sc.ScanFile(context.Background(), filepath.Join(dir, "modeling_x.py"), filepath.Join(dir, "modeling_x.py"))
+	if tg.Verdict != scan.VerdictDangerous {
+		t.Errorf("changed file: %s %+v", tg.Verdict, tg.Findings)
+	}
+	tg = sc.ScanFile(context.Background(), filepath.Join(dir, "config.json"), filepath.Join(dir, "config.json"))
+	if tg.Verdict != scan.VerdictDangerous {
+		t.Errorf("config referencing the changed file: %s %+v", tg.Verdict, tg.Findings)
+	}
+}
+
+func TestPolicyRejectsBadAllowCodeEntries(t *testing.T) {
+	for _, e := range []string{
+		"{path: x.py, digest: sha256:abc}",
+		"{path: '', digest: sha256:" + strings.Repeat("a", 64) + "}",
+		"{path: /etc/x.py, digest: sha256:" + strings.Repeat("a", 64) + "}",
+		"{path: x.py, digest: md5:" + strings.Repeat("a", 64) + "}",
+		"{path: x.py, digest: sha256:" + strings.Repeat("A", 64) + "}",
+	} {
+		if _, err := scan.ParsePolicy([]byte("kind: ScanPolicy\nallowCode: [" + e + "]\n")); err == nil {
+			t.Errorf("%s accepted", e)
+		}
+	}
 }

@@ -20,6 +20,9 @@ type Analysis struct {
 	Imports []string
 	// Uses are the dangerous references, in source order.
 	Uses []Use
+	// Allowed is set by the caller when a policy allows the file as
+	// reviewed code: the code finding is then info. Uses stay critical.
+	Allowed bool
 }
 
 // rules map a qualified name, or a module and everything under it (a

@@ -3,6 +3,8 @@ package python
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -197,6 +199,8 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 		return scan.Malformedf("python: %v", err)
 	}
 	res := Analyze(mod)
+	sum := sha256.Sum256(b)
+	res.Allowed = s.Policy().AllowsCode(s.Path(), "sha256:"+hex.EncodeToString(sum[:]))
 	Report(s, "", res)
 	return nil
 }
@@ -215,8 +219,12 @@ func Report(s *scan.Session, member string, res Analysis) {
 			imports += fmt.Sprintf(" and %d more", n-8)
 		}
 	}
-	s.Report(scan.Finding{RuleID: scan.RulePythonCode, Severity: scan.SeverityHigh, Member: member, Offset: -1,
-		Message: "Python code, which runs when a loader imports it (it imports " + imports + ")"})
+	sev, note := scan.SeverityHigh, ""
+	if res.Allowed {
+		sev, note = scan.SeverityInfo, "; allowed by the policy's allowCode as reviewed"
+	}
+	s.Report(scan.Finding{RuleID: scan.RulePythonCode, Severity: sev, Member: member, Offset: -1,
+		Message: "Python code, which runs when a loader imports it (it imports " + imports + ")" + note})
 	for _, u := range res.Uses {
 		msg := fmt.Sprintf("line %d: %s (%s)", u.Line, u.Symbol, categoryText[u.Category])
 		if u.How != "" {
