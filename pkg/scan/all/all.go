@@ -17,6 +17,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
 	"github.com/modelverify/modelverify/pkg/scan/python"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
+	"github.com/modelverify/modelverify/pkg/scan/serving"
 	"github.com/modelverify/modelverify/pkg/scan/tfsaved"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
@@ -51,6 +52,7 @@ func Formats() []scan.Format {
 		torch.Legacy{},
 		compress.LZMA{},
 		archive.PickleZip{},
+		serving.MLmodel{},
 		// Text that may be Python; what does not parse goes on to pickle.
 		python.Text{},
 		pickle.Format{},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/keras"
+	"github.com/modelverify/modelverify/pkg/scan/serving"
 )
 
 // Config is a JSON object: Hugging Face, diffusers and Keras configs, and
@@ -41,6 +42,9 @@ func (Config) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 	if json.Unmarshal(b, &doc) == nil {
 		refs := configRefs(doc)
 		report(s, refs)
+		for _, f := range serving.ManifestRefs(doc) {
+			s.Report(f)
+		}
 	}
 	// keras.JSON reports malformed JSON and everything else it knows.
 	return keras.JSON{}.Scan(ctx, s, bytes.NewReader(b), int64(len(b)))
