@@ -119,12 +119,12 @@ func Analyze(mod *Node) Analysis {
 	// uses a module-level alias); collect them to a fixed point first.
 	for range 4 {
 		before := len(a.alias) + len(a.bound)
-		a.bind(mod, 0)
+		walk(mod, a.bind)
 		if len(a.alias)+len(a.bound) == before {
 			break
 		}
 	}
-	a.visit(mod, 0)
+	walk(mod, a.visit)
 	sort.SliceStable(a.uses, func(i, j int) bool {
 		if a.uses[i].Line != a.uses[j].Line {
 			return a.uses[i].Line < a.uses[j].Line
@@ -139,10 +139,21 @@ func Analyze(mod *Node) Analysis {
 	return res
 }
 
-func (a *analyzer) bind(n *Node, depth int) {
-	if n == nil || depth > 10_000 {
-		return
+// walk visits every node under root with an explicit stack, so that a
+// deeply nested tree (a long chain of binary operators) cannot exhaust the
+// goroutine stack. f returns the nodes to visit next.
+func walk(root *Node, f func(*Node) []*Node) {
+	stack := []*Node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n != nil {
+			stack = append(stack, f(n)...)
+		}
 	}
+}
+
+func (a *analyzer) bind(n *Node) []*Node {
 	switch n.Kind {
 	case NImport:
 		for _, al := range n.Kids {
@@ -154,7 +165,7 @@ func (a *analyzer) bind(n *Node, depth int) {
 				a.alias[top] = top
 			}
 		}
-		return
+		return nil
 	case NImportFrom:
 		a.imports[n.Name] = true
 		for _, al := range n.Kids {
@@ -167,7 +178,7 @@ func (a *analyzer) bind(n *Node, depth int) {
 			}
 			a.alias[local] = n.Name + "." + al.Name
 		}
-		return
+		return nil
 	case NAssign:
 		value := n.Kids[len(n.Kids)-1]
 		if len(n.Kids) == 3 && n.Kids[1] != nil && n.Kids[0].Kind == NName {
@@ -190,9 +201,7 @@ func (a *analyzer) bind(n *Node, depth int) {
 	case NDef, NClass:
 		a.bound[n.Name] = true
 	}
-	for _, k := range n.Kids {
-		a.bind(k, depth+1)
-	}
+	return n.Kids
 }
 
 // resolve returns the qualified name an expression denotes, "" when it is
@@ -210,8 +219,18 @@ func (a *analyzer) resolve(n *Node, depth int) string {
 			return "builtins." + n.Name
 		}
 	case NAttr:
-		if v := a.resolve(n.Kids[0], depth+1); v != "" {
-			return v + "." + n.Name
+		// Walk down the chain without recursion: a.b.c.d...
+		var names []string
+		root := n
+		for root.Kind == NAttr {
+			names = append(names, root.Name)
+			root = root.Kids[0]
+		}
+		if v := a.resolve(root, depth+1); v != "" {
+			for i := len(names) - 1; i >= 0; i-- {
+				v += "." + names[i]
+			}
+			return v
 		}
 	case NCall:
 		f := a.resolve(n.Kids[0], depth+1)
@@ -256,10 +275,7 @@ func (a *analyzer) how(n *Node, q string) string {
 	return ""
 }
 
-func (a *analyzer) visit(n *Node, depth int) {
-	if n == nil || depth > 10_000 {
-		return
-	}
+func (a *analyzer) visit(n *Node) []*Node {
 	switch n.Kind {
 	case NImportFrom:
 		for _, al := range n.Kids {
@@ -274,7 +290,7 @@ func (a *analyzer) visit(n *Node, depth int) {
 				a.use(al.Line, q, c, "imported by name")
 			}
 		}
-		return
+		return nil
 	case NImport:
 		for _, al := range n.Kids {
 			// Importing a module that is dangerous as a whole (subprocess,
@@ -284,16 +300,16 @@ func (a *analyzer) visit(n *Node, depth int) {
 				a.use(al.Line, al.Name, c, "imported")
 			}
 		}
-		return
+		return nil
 	case NName, NAttr:
 		if q := a.resolve(n, 0); q != "" {
 			if c := categoryOf(q); c != "" {
 				a.use(n.Line, q, c, a.how(n, q))
 			}
 			if n.Kind == NAttr {
-				a.visitChainCalls(n.Kids[0], depth+1)
+				return chainCall(n.Kids[0])
 			}
-			return
+			return nil
 		}
 	case NCall:
 		// getattr(os, "system"), __import__("subprocess"): the call itself
@@ -305,20 +321,20 @@ func (a *analyzer) visit(n *Node, depth int) {
 		}
 		a.call(n)
 	}
-	for _, k := range n.Kids {
-		a.visit(k, depth+1)
-	}
+	return n.Kids
 }
 
-// visitChainCalls visits the calls inside an attribute chain that resolved
-// as a whole (getattr(os, "system") inside getattr(...).x).
-func (a *analyzer) visitChainCalls(n *Node, depth int) {
+// chainCall returns the call at the root of an attribute chain that
+// resolved as a whole (getattr(os, "system") in getattr(...).x), to be
+// visited too.
+func chainCall(n *Node) []*Node {
 	for n != nil && n.Kind == NAttr {
 		n = n.Kids[0]
 	}
 	if n != nil && n.Kind == NCall {
-		a.visit(n, depth)
+		return []*Node{n}
 	}
+	return nil
 }
 
 func firstNonEmpty(a, b string) string {

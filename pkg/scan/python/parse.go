@@ -284,14 +284,18 @@ func (p *parser) block() []*Node {
 	return out
 }
 
+// ifStmt parses if/elif/else. A chain of elif clauses is read in a loop,
+// so its length costs no stack.
 func (p *parser) ifStmt() *Node {
-	t := p.next() // if or elif
+	t := p.next() // if
 	n := other(t.line, p.namedExpr())
 	n.Kids = append(n.Kids, p.block()...)
-	switch {
-	case p.isKw("elif"):
-		n.Kids = append(n.Kids, p.ifStmt())
-	case p.acceptKw("else"):
+	for p.isKw("elif") {
+		p.next()
+		n.Kids = append(n.Kids, p.namedExpr())
+		n.Kids = append(n.Kids, p.block()...)
+	}
+	if p.acceptKw("else") {
 		n.Kids = append(n.Kids, p.block()...)
 	}
 	return n
@@ -497,13 +501,13 @@ func (p *parser) classDef(decos []*Node) *Node {
 // tryMatch parses a match statement, or returns nil (with the position
 // unchanged) when "match" starts an ordinary statement.
 func (p *parser) tryMatch() (n *Node) {
-	save := p.pos
+	save, pattern := p.pos, p.pattern
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(bail); !ok {
 				panic(r)
 			}
-			p.pos = save
+			p.pos, p.pattern = save, pattern
 			n = nil
 		}
 	}()

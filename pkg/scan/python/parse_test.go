@@ -36,6 +36,9 @@ func TestParseAcceptsPython312(t *testing.T) {
 		"0x_ff + 1_000.5e-3j + .5 + 1e10\n",
 		"x = yield_ = 1\n",
 		"if a:\n\n    # comment\n\tpass\n",
+		"if a: pass\n" + strings.Repeat("elif b: pass\n", 100_000) + "else: pass\n",
+		"match(x)\nmatch x:\n    case 1 if y:\n        pass\nz = a if b else c\n",
+		"match x:\n    case 1:\n        match.y\nv = a if b else c\n",
 	} {
 		if _, err := Parse(src, Limits{}); err != nil {
 			t.Errorf("%q: %v", src, err)
@@ -107,8 +110,26 @@ func FuzzParse(f *testing.F) {
 	f.Add("match x:\n    case [a, *b]:\n        pass\n")
 	f.Add("f'{x!r:{y}}'\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		if n, err := Parse(src, Limits{MaxNesting: 50}); err == nil && n == nil {
+		n, err := Parse(src, Limits{MaxNesting: 50})
+		if err == nil && n == nil {
 			t.Fatal("nil tree without error")
 		}
+		if err == nil {
+			Analyze(n)
+		}
 	})
+}
+
+// Nested f-strings are parsed once per level, not once per path: 40
+// levels finish at once instead of 2^40 parses.
+func TestNestedFStringsParseInLinearWork(t *testing.T) {
+	src := "x = " + strings.Repeat("f'{", 40) + "os.system('id')" + strings.Repeat("}'", 40) + "\n"
+	src = "import os\n" + strings.ReplaceAll(src, "'", "\"")
+	mod, err := Parse(src, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := Analyze(mod).Uses; len(u) != 1 || u[0].Symbol != "os.system" {
+		t.Fatalf("uses %v", u)
+	}
 }

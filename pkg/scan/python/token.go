@@ -479,11 +479,14 @@ func (lx *lexer) fstringField(q byte, triple bool) ([]fstringField, error) {
 				lx.pos++
 			}
 			if w := lx.src[s:lx.pos]; lx.pos < len(lx.src) && (lx.src[lx.pos] == '"' || lx.src[lx.pos] == '\'') && isStringPrefix(w) {
+				// A string inside the expression: its own fields are parsed
+				// when the expression is, so they are not collected here
+				// (collecting them too would parse nested f-strings an
+				// exponential number of times).
 				saved := len(lx.toks)
 				if err := lx.str(s, strings.ToLower(w)); err != nil {
 					return nil, err
 				}
-				out = append(out, lx.toks[saved].fields...)
 				lx.toks = lx.toks[:saved]
 			}
 		case depth == 0 && end < 0 && c == '!' && !strings.HasPrefix(lx.src[lx.pos:], "!="):
