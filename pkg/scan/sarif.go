@@ -96,6 +96,10 @@ var ruleDescriptions = map[string]string{
 	RuleKerasLambda:       "Keras Lambda layer with marshalled bytecode",
 	RuleKerasModule:       "Keras object from a module outside Keras",
 	RuleTFDangerousOp:     "TensorFlow op that reads or writes files or runs Python",
+	RuleExecutable:        "Program or script where model data should be",
+	RuleRemoteCode:        "Model config that makes the loader import Python code",
+	RulePythonCode:        "Python code that runs when imported",
+	RulePythonDangerous:   "Python code that runs processes, writes files, reaches the network or runs dynamic code",
 }
 
 // severityScore maps severities to GitHub's security-severity scale.
