@@ -1,8 +1,8 @@
 package jinja
 
 import (
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 )
 
