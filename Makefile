@@ -6,8 +6,9 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X github.com/modelverify/modelverify/internal/version.Version=$(VERSION) \
             -X github.com/modelverify/modelverify/internal/version.Commit=$(COMMIT)
 FUZZTIME ?= 30s
+SHELL    := bash
 
-.PHONY: build test bench fuzz lint demo tools
+.PHONY: build test test-image bench fuzz lint demo tools
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/modelverify ./cmd/modelverify
@@ -15,9 +16,18 @@ build:
 # Unit and integration tests. Integration tests start their own servers
 # (Debian's docker-registry, etcd and a kube-apiserver built by `make tools`);
 # with MODELVERIFY_INTEGRATION=require a missing server fails instead of skipping.
+# The output is the failing tests' logs, a line per package and, at the end,
+# every skipped test with its reason (internal/testsummary).
+# The container image test cross-compiles and is left to `make test-image`.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) build -o bin/testsummary ./internal/testsummary
+	set -o pipefail; $(GO) test -count=1 -timeout 20m -json $(PKGS) | bin/testsummary
+
+# Builds the container image for every platform (cross-compiling) and checks
+# it as `make image` users get it; .ci/run runs it after `make test`.
+test-image:
+	MODELVERIFY_IMAGE_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestMakeImage$$' ./internal/image
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)

@@ -40,6 +40,7 @@ func (f *limitFlags) AddFlags(cmd *cobra.Command) {
 type scanOptions struct {
 	format      string
 	output      string
+	sarifBase   string
 	failOn      string
 	policy      string
 	quiet       bool
@@ -74,6 +75,7 @@ be read completely (malformed, truncated, a limit hit), 3 usage error.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or sarif")
 	fs.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
+	fs.StringVar(&o.sarifBase, "sarif-base", "", "folder that SARIF artifact URIs are relative to (default: the root of the git repository holding the working directory)")
 	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low or none")
 	fs.StringVar(&o.policy, "policy", "", "YAML scan policy with extra allowed or denied globals")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing; report through the exit code only")
@@ -144,7 +146,7 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 		targets = append(targets, ts...)
 	}
 	rep := scan.NewReport(scanTool(), targets)
-	if err := o.write(cmd, rep, sc.FailOn()); err != nil {
+	if err := o.write(cmd, rep, sc.FailOn(), exitCode(reportExit(rep))); err != nil {
 		return withCode(exitFailed, err)
 	}
 	if err := o.attest.attest(cmd.Context(), cmd, args, rep); err != nil {
@@ -168,7 +170,7 @@ func reportExit(rep *scan.Report) error {
 	return nil
 }
 
-func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Severity) error {
+func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Severity, exitCode int) error {
 	if o.quiet && o.output == "" {
 		return nil
 	}
@@ -185,7 +187,7 @@ func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Se
 	case "json":
 		return scan.WriteJSON(w, rep)
 	case "sarif":
-		return scan.WriteSARIF(w, rep)
+		return scan.WriteSARIFWith(w, rep, scan.SARIFOptions{Base: o.sarifBase, ExitCode: exitCode})
 	}
 	show := failOn
 	if show == scan.SeverityNone {

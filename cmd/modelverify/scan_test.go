@@ -57,8 +57,9 @@ func TestScanTextNamesEveryDangerousFinding(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "CRITICAL") || !strings.Contains(lines[0], "posix.system") ||
-		!strings.HasPrefix(lines[1], "2 scanned: 1 dangerous, 0 malformed, 1 clean") {
+	if len(lines) != 3 || !strings.Contains(lines[0], "CRITICAL") || !strings.Contains(lines[0], "posix.system") ||
+		!strings.HasPrefix(lines[1], "2 scanned: 1 dangerous, 0 malformed, 1 clean") ||
+		lines[2] != "findings: 1 critical, 0 not on the allowlist, 0 other" {
 		t.Errorf("text output:\n%s", out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -33,7 +34,7 @@ type signerOptions struct {
 
 func (o *signerOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM; password in $"+passwordEnv+")")
+	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM, or cosign's encrypted key file; password in $"+passwordEnv+", or $"+cosignPasswordEnv+" for cosign's files)")
 	f.StringVar(&o.certificate, "certificate", "", "signing certificate of --key (certificate mode)")
 	f.StringSliceVar(&o.chain, "certificate-chain", nil, "intermediate certificates of --certificate (PEM, repeatable)")
 	f.StringVar(&o.fulcioURL, "fulcio-url", "", "keyless: Fulcio URL")
@@ -64,7 +65,7 @@ func (o *signerOptions) newSigner() (*sign.Signer, error) {
 		if err != nil {
 			return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
 		}
-		priv, err := sign.ParsePrivateKeyPEM(data, []byte(os.Getenv(passwordEnv)))
+		priv, err := sign.ParsePrivateKeyPEM(data, []byte(keyPassword(data)))
 		if err != nil {
 			return nil, withCode(exitUsage, fmt.Errorf("%s: %w", o.key, err))
 		}
@@ -282,4 +283,20 @@ func signOCI(cmd *cobra.Command, s *sign.Signer, target string, ro *registryOpti
 	fmt.Fprintf(cmd.OutOrStdout(), "signed %s@%s: %d layers, sha256:%s\nsignature: %s\n",
 		target, desc.Digest, len(st.Predicate.Resources), st.SubjectDigest(), sigDesc.Digest)
 	return nil
+}
+
+// cosignPasswordEnv is where cosign reads the password of its key files.
+const cosignPasswordEnv = "COSIGN_PASSWORD"
+
+// keyPassword is the password for the private key PEM data: $MODELVERIFY_PASSWORD,
+// or, when that is empty and the key is one of cosign's encrypted files,
+// $COSIGN_PASSWORD.
+func keyPassword(data []byte) string {
+	if p := os.Getenv(passwordEnv); p != "" {
+		return p
+	}
+	if bytes.Contains(data, []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")) || bytes.Contains(data, []byte("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----")) {
+		return os.Getenv(cosignPasswordEnv)
+	}
+	return ""
 }

@@ -240,7 +240,12 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 					Scan     *sign.ScanResult `json:"scan,omitempty"`
 				}{true, res, scanRes})
 			}
-			fmt.Fprintf(out, "verified %s: %d resources, sha256:%s, signed by %s", target, res.Resources, res.Digest, res.Signer.Authority)
+			if res.PredicateType == sign.PredicateTypeManifest {
+				// Signed by cosign: the manifest statement alone.
+				fmt.Fprintf(out, "verified %s: manifest %s (%d layers), signed by %s", target, res.ManifestDigest, res.Resources, res.Signer.Authority)
+			} else {
+				fmt.Fprintf(out, "verified %s: %d resources, sha256:%s, signed by %s", target, res.Resources, res.Digest, res.Signer.Authority)
+			}
 			if res.Signer.Issuer != "" {
 				fmt.Fprintf(out, " (%s, %s)", res.Signer.Identity, res.Signer.Issuer)
 			}

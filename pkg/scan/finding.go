@@ -75,6 +75,11 @@ const (
 	RuleKerasLambda       = "MV-KERAS-LAMBDA"       // a Keras Lambda layer carrying marshalled Python bytecode
 	RuleKerasModule       = "MV-KERAS-MODULE"       // a Keras config that names a module or registered object outside Keras
 	RuleTFDangerousOp     = "MV-TF-DANGEROUS-OP"    // a TensorFlow graph op that reads or writes files or runs Python
+
+	RuleExecutable      = "MV-EXECUTABLE"       // machine code or a script where model data should be (ELF, PE, Mach-O, APE, shebang)
+	RuleRemoteCode      = "MV-REMOTE-CODE"      // a model config that makes the loader import Python code (auto_map, custom pipelines, custom modules)
+	RulePythonCode      = "MV-PYTHON-CODE"      // Python source in a model artifact: it runs when imported
+	RulePythonDangerous = "MV-PYTHON-DANGEROUS" // Python that runs processes, writes files, reaches the network, runs dynamic or native code, or deserialises
 )
 
 // Finding is one observation about a target.

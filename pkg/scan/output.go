@@ -19,6 +19,8 @@ func WriteJSON(w io.Writer, r *Report) error {
 // is never silent.
 func WriteText(w io.Writer, r *Report, show Severity) error {
 	var b strings.Builder
+	var critical, notAllowed, other int
+	var unsupported []string
 	for _, t := range r.Targets {
 		for _, f := range t.Findings {
 			if f.Severity < show || f.RuleID == RuleMalformed || f.RuleID == RuleLimit {
@@ -31,7 +33,19 @@ func WriteText(w io.Writer, r *Report, show Severity) error {
 			if f.Offset >= 0 {
 				where += fmt.Sprintf("@%d", f.Offset)
 			}
-			fmt.Fprintf(&b, "%-8s %s %s: %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, where, f.Message)
+			msg := f.Message
+			if f.RuleID == RuleUnknownGlobal {
+				notAllowed++
+				msg += "; if it is safe, allow it with --policy FILE (a ScanPolicy, see docs/policy.md)"
+			} else if f.Severity >= SeverityCritical {
+				critical++
+			} else {
+				other++
+			}
+			fmt.Fprintf(&b, "%-8s %s %s: %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, where, msg)
+		}
+		if t.Verdict == VerdictUnsupported {
+			unsupported = append(unsupported, t.Path)
 		}
 		if t.Verdict == VerdictMalformed {
 			rule, reason := RuleMalformed, t.Error
@@ -50,6 +64,18 @@ func WriteText(w io.Writer, r *Report, show Severity) error {
 	s := r.Summary
 	fmt.Fprintf(&b, "%d scanned: %d dangerous, %d malformed, %d clean, %d unsupported\n",
 		s.Targets, s.Dangerous, s.Malformed, s.Clean, s.Unsupported)
+	if critical+notAllowed+other > 0 {
+		fmt.Fprintf(&b, "findings: %d critical, %d not on the allowlist, %d other\n", critical, notAllowed, other)
+	}
+	if len(unsupported) > 0 {
+		const maxNamed = 20
+		names := unsupported[:min(len(unsupported), maxNamed)]
+		more := ""
+		if len(unsupported) > maxNamed {
+			more = fmt.Sprintf(" and %d more (--format json lists all)", len(unsupported)-maxNamed)
+		}
+		fmt.Fprintf(&b, "not read as a model (no format recognised, nothing in it runs on load): %s%s\n", strings.Join(names, ", "), more)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -23,6 +23,7 @@ type Session struct {
 }
 
 type targetState struct {
+	path     string // the target's path as reports show it
 	mu       sync.Mutex
 	findings []Finding
 	format   string
@@ -41,6 +42,11 @@ func (s *Session) FailOn() Severity { return s.sc.failOn }
 // Member is the path of the content being scanned inside its target, "" at
 // the top.
 func (s *Session) Member() string { return s.member }
+
+// Path is the path of the content being scanned as reports show it: the
+// target's path, then the member path inside it. Policies that name files
+// (allowCode) match it.
+func (s *Session) Path() string { return joinMember(s.st.path, s.member) }
 
 // Dir is the directory that holds the target on disk, set only for a
 // top-level file scanned by ScanFile; "" for nested content, readers and

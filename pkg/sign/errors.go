@@ -16,6 +16,9 @@ var (
 	ErrPredicate = errors.New("unexpected statement or predicate type")
 	// ErrSubjectDigest: the subject digest does not match the resources.
 	ErrSubjectDigest = errors.New("subject digest does not match the resources")
+	// ErrManifestDigest: no signature binds the OCI manifest digest (it was
+	// signed for another manifest, or before signatures bound manifests).
+	ErrManifestDigest = errors.New("no signature binds the manifest")
 	// ErrResources: a file or layer was changed, added or removed.
 	ErrResources = errors.New("model does not match the signature")
 	// ErrScanPolicy: the scan attestation is missing or does not satisfy the

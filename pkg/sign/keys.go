@@ -15,11 +15,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash"
+
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 )
 
 // ErrKey reports a key or certificate that cannot be used.
@@ -75,9 +78,24 @@ func KeyHint(pub crypto.PublicKey) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// CosignKeyHint is the key hint cosign writes into a bundle: the standard
+// base64 of the SHA-256 of the public key's PKIX DER encoding.
+func CosignKeyHint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
 // ParsePrivateKeyPEM reads an ECDSA private key in PKCS#8 ("PRIVATE KEY"),
-// encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY") or SEC 1 ("EC PRIVATE KEY")
-// PEM form.
+// encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY") or
+// cosign's encrypted ("ENCRYPTED SIGSTORE PRIVATE KEY", and "ENCRYPTED
+// COSIGN PRIVATE KEY" of older cosign releases: scrypt and NaCl secretbox
+// over PKCS#8; cosign encrypts even with an empty password, so password may
+// be empty) PEM form. Only the scrypt parameters cosign's library writes
+// are accepted, so a key file cannot ask for unbounded memory.
 func ParsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
@@ -98,6 +116,11 @@ func ParsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrPassword, err)
 		}
+	case "ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY":
+		if der, err = encrypted.Decrypt(der, password); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrPassword, err)
+		}
+		key, err = x509.ParsePKCS8PrivateKey(der)
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(der)
 	case "EC PRIVATE KEY":

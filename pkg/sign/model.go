@@ -120,10 +120,16 @@ type Result struct {
 	// PredicateType is the signed statement's predicate type: PredicateTypeOMS,
 	// or PredicateTypeDigests for a bundle from a release of the reference
 	// tool before 0.3 (then Digest is computed, not signed, and Name is "").
-	PredicateType string     `json:"predicateType"`
-	Statement     *Statement `json:"-"`
-	// Bundle is the verified Sigstore bundle (JSON), which can be stored as
-	// a model.sig beside the files it covers.
+	PredicateType string `json:"predicateType"`
+	// ManifestDigest is the OCI manifest digest that the signature binds
+	// ("sha256:..."); "" for a folder. A signature that binds the manifest
+	// only (PredicateTypeManifest, as `cosign sign` writes it) has no OMS
+	// statement: then Digest is the manifest digest's hex, Name and Method
+	// are "", Resources counts the manifest's layers and Statement is nil.
+	ManifestDigest string     `json:"manifestDigest,omitempty"`
+	Statement      *Statement `json:"-"`
+	// Bundle is the verified Sigstore bundle (JSON) of the OMS statement,
+	// which can be stored as a model.sig beside the files it covers.
 	Bundle []byte `json:"-"`
 }
 

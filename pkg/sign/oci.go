@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -21,6 +22,7 @@ import (
 // humans and listing tools; verification never relies on them.
 const (
 	AnnotationPredicateType = "dev.sigstore.bundle.predicateType"
+	AnnotationBundleContent = "dev.sigstore.bundle.content"
 	AnnotationCreated       = ocispec.AnnotationCreated
 )
 
@@ -91,8 +93,13 @@ func ociManifest(name string, rs []Resource) *Manifest {
 	}
 }
 
-// SignOCI signs the model manifest desc in target and pushes the bundle as
-// its referrer. name is the statement's subject name.
+// SignOCI signs the model manifest desc in target and pushes two bundles as
+// its referrers: the OMS statement of its layers (name is the statement's
+// subject name) and the statement that binds the manifest digest
+// (SignManifest), which verification requires; in keyless mode one
+// certificate serves both. It returns the OMS statement
+// and the OMS referrer; the binding referrer is pushed last, so a model is
+// never left with a binding alone because of a failed push.
 func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, ocispec.Descriptor, error) {
 	m, err := fetchSignable(ctx, target, desc)
 	if err != nil {
@@ -106,12 +113,22 @@ func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispe
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	b, err := s.Sign(ctx, st)
+	mst, err := NewManifestStatement(desc)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	ref, err := PushBundle(ctx, target, desc, b, PredicateTypeOMS)
-	return st, ref, err
+	bs, err := s.SignEach(ctx, st, mst)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	ref, err := PushBundle(ctx, target, desc, bs[0], PredicateTypeOMS)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	if _, err := PushBundle(ctx, target, desc, bs[1], PredicateTypeManifest); err != nil {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("manifest signature: %w", err)
+	}
+	return st, ref, nil
 }
 
 // PushBundle pushes bundleJSON as a referrer of subject: an image manifest
@@ -136,6 +153,7 @@ func PushBundle(ctx context.Context, target manifest.Target, subject ocispec.Des
 		Layers:       []ocispec.Descriptor{layer},
 		Subject:      &subj,
 		Annotations: map[string]string{
+			AnnotationBundleContent: "dsse-envelope",
 			AnnotationPredicateType: predicateType,
 			AnnotationCreated:       time.Now().UTC().Format(time.RFC3339),
 		},
@@ -207,10 +225,21 @@ func eachBundle(ctx context.Context, target manifest.Target, desc ocispec.Descri
 
 // VerifyOCI checks the model manifest desc in target: it lists the
 // referrers, verifies every bundle among them cryptographically, and
-// succeeds when one is signed by an authority and its resources are exactly
-// the files a pull writes. Raw layers are never downloaded; tar layers are
-// (see OCIResourcesFrom).
+// succeeds when an authority signed the statement that binds desc's digest
+// (PredicateTypeManifest, as modelverify and cosign v3 write it). The
+// manifest digest covers the config, the annotations and every layer
+// digest, so what was verified is byte for byte what runs. When the same
+// authority also signed an OMS statement whose resources are exactly the
+// manifest's layers, the result carries its name and root digest. An OMS
+// statement alone (from releases that signed the layers only) does not
+// verify: a copy of it pointed at another manifest with the same layers
+// would. Raw layers are never downloaded; tar layers are (see
+// OCIResourcesFrom).
 func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc ocispec.Descriptor) (*Result, error) {
+	want := digestHex(desc.Digest)
+	if want == "" {
+		return nil, fmt.Errorf("%w: manifest digest %s is not sha256", ErrUnsupported, desc.Digest)
+	}
 	m, err := fetchSignable(ctx, target, desc)
 	if err != nil {
 		return nil, err
@@ -220,30 +249,56 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 		return nil, err
 	}
 	var fails []error
-	var res *Result
+	var bound []SignerInfo // authorities that signed the manifest binding, in order
+	oms := map[string]*Result{}
+	isBound := func(a string) bool {
+		return slices.ContainsFunc(bound, func(s SignerInfo) bool { return s.Authority == a })
+	}
 	n, err := eachBundle(ctx, target, desc, func(b []byte) bool {
-		st, vb, err := v.VerifyStatement(b)
-		if err == nil && st.Predicate.Serialization.Method != MethodFiles {
-			err = verificationErrorf(ErrResources, nil, "an OCI model is signed with the files method, not %q", st.Predicate.Serialization.Method)
-		}
-		if err == nil {
-			err = CompareResources(MethodFiles, st.Predicate.Resources, actual)
+		vb, err := v.VerifyBundle(b)
+		if err == nil && vb.PayloadType != PayloadTypeInToto {
+			err = verificationErrorf(ErrPredicate, nil, "DSSE payload type %q, want %q", vb.PayloadType, PayloadTypeInToto)
 		}
 		if err != nil {
-			if !(errors.Is(err, ErrPredicate) && isScanPayload(b)) { // scan attestations are not model signatures
-				fails = append(fails, err)
-			}
+			fails = append(fails, err)
 			return false
 		}
-		res = &Result{
-			Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
-			Method: MethodFiles, Resources: len(st.Predicate.Resources), PredicateType: cmp.Or(st.Legacy, st.PredicateType),
-			Statement: st, Bundle: b,
+		a := vb.Signer.Authority
+		switch peekPredicateType(vb.Payload) {
+		case PredicateTypeScan: // scan attestations are not model signatures
+			return false
+		case PredicateTypeManifest:
+			if err := checkManifestStatement(vb.Payload, want); err != nil {
+				fails = append(fails, err)
+				return false
+			}
+			if !isBound(a) {
+				bound = append(bound, vb.Signer)
+			}
+		default:
+			r, err := omsResult(vb, actual)
+			if err != nil {
+				fails = append(fails, err)
+				return false
+			}
+			if oms[a] == nil {
+				r.Bundle = b
+				oms[a] = r
+			}
 		}
-		return true
+		return isBound(a) && oms[a] != nil
 	})
-	if res != nil {
-		return res, nil
+	for _, s := range bound {
+		if r := oms[s.Authority]; r != nil {
+			r.ManifestDigest = desc.Digest.String()
+			return r, nil
+		}
+	}
+	if len(bound) > 0 {
+		return &Result{
+			Signer: bound[0], Digest: want, Resources: len(actual),
+			PredicateType: PredicateTypeManifest, ManifestDigest: desc.Digest.String(),
+		}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -251,17 +306,46 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 	if n == 0 {
 		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no signature referrer", desc.Digest)
 	}
+	for _, e := range fails {
+		if errors.Is(e, ErrManifestDigest) {
+			return nil, e
+		}
+	}
+	for a := range oms {
+		return nil, verificationErrorf(ErrManifestDigest, nil,
+			"%s has a signature by %s of its layers only, which does not bind the manifest (config and annotations); sign it again", desc.Digest, a)
+	}
 	if len(fails) == 0 {
 		return nil, verificationErrorf(ErrNoSignature, nil, "%s has no model signature referrer", desc.Digest)
 	}
 	return nil, bestFailure(fails)
 }
 
+// omsResult checks a verified OMS statement against the layers of a model
+// manifest.
+func omsResult(vb *Verified, actual []Resource) (*Result, error) {
+	st, err := ParseStatement(vb.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if st.Predicate.Serialization.Method != MethodFiles {
+		return nil, verificationErrorf(ErrResources, nil, "an OCI model is signed with the files method, not %q", st.Predicate.Serialization.Method)
+	}
+	if err := CompareResources(MethodFiles, st.Predicate.Resources, actual); err != nil {
+		return nil, err
+	}
+	return &Result{
+		Signer: vb.Signer, Name: st.Subject[0].Name, Digest: st.SubjectDigest(),
+		Method: MethodFiles, Resources: len(st.Predicate.Resources), PredicateType: cmp.Or(st.Legacy, st.PredicateType),
+		Statement: st,
+	}, nil
+}
+
 // bestFailure picks the most telling of several candidates' failures: a
 // verification error that got furthest (resources, then subject, predicate,
 // signature), or else the first error.
 func bestFailure(errs []error) error {
-	for _, reason := range []error{ErrResources, ErrSubjectDigest, ErrPredicate, ErrSignature} {
+	for _, reason := range []error{ErrManifestDigest, ErrResources, ErrSubjectDigest, ErrPredicate, ErrSignature} {
 		for _, e := range errs {
 			if IsVerificationError(e) && errors.Is(e, reason) {
 				if len(errs) > 1 {

@@ -1,10 +1,13 @@
 package sign_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"oras.land/oras-go/v2/content"
 
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/internal/testutil/sigstore"
@@ -104,7 +107,7 @@ func TestOCISignVerify(t *testing.T) {
 			}
 			// Copying the good signature onto the tampered model does not
 			// help: the layers differ from the signed resources.
-			good := sigOf(t, target, desc)
+			good := bundlesOf(t, target, desc)[sign.PredicateTypeOMS]
 			if _, err := sign.PushBundle(ctx, target, evil, good, sign.PredicateTypeOMS); err != nil {
 				t.Fatal(err)
 			}
@@ -157,6 +160,11 @@ func TestOCIKeylessReferrer(t *testing.T) {
 	if _, err := sign.PushBundle(ctx, target, desc, vs.Bundle(t, "ci@example.com", "https://issuer.example", payload), sign.PredicateTypeOMS); err != nil {
 		t.Fatal(err)
 	}
+	bst, _ := sign.NewManifestStatement(desc)
+	payload, _ = json.Marshal(bst)
+	if _, err := sign.PushBundle(ctx, target, desc, vs.Bundle(t, "ci@example.com", "https://issuer.example", payload), sign.PredicateTypeManifest); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		id sign.Identity
 		ok bool
@@ -174,18 +182,133 @@ func TestOCIKeylessReferrer(t *testing.T) {
 	}
 }
 
-func sigOf(t *testing.T, target manifest.Target, desc ociDesc) []byte {
+// bundlesOf returns every bundle among the referrers of desc, with the
+// predicate type its referrer manifest announces.
+func bundlesOf(t *testing.T, target manifest.Target, desc ociDesc) map[string][]byte {
 	t.Helper()
 	refs, err := manifest.Referrers(ctx, target, desc, sign.BundleMediaType)
-	if err != nil || len(refs) == 0 {
-		t.Fatalf("referrers: %v %v", refs, err)
-	}
-	mb := fetch(t, target, refs[0])
-	var m struct {
-		Layers []ociDesc `json:"layers"`
-	}
-	if err := json.Unmarshal(mb, &m); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	return fetch(t, target, m.Layers[0])
+	out := map[string][]byte{}
+	for _, r := range refs {
+		var m struct {
+			Layers      []ociDesc         `json:"layers"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal(fetch(t, target, r), &m); err != nil {
+			t.Fatal(err)
+		}
+		out[m.Annotations[sign.AnnotationPredicateType]] = fetch(t, target, m.Layers[0])
+	}
+	return out
+}
+
+// pushVariant pushes a manifest with the layers of desc but other
+// annotations and, with config, another config blob: what an attacker who
+// can push to the repository makes of a signed model.
+func pushVariant(t *testing.T, target manifest.Target, desc ociDesc, config []byte) ociDesc {
+	t.Helper()
+	m, err := manifest.FetchManifest(ctx, target, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations["org.example.injected"] = "yes"
+	if config != nil {
+		cd := content.NewDescriptorFromBytes(m.Config.MediaType, config)
+		if err := target.Push(ctx, cd, bytes.NewReader(config)); err != nil {
+			t.Fatal(err)
+		}
+		m.Config = cd
+	}
+	mb, _ := json.Marshal(m)
+	d := content.NewDescriptorFromBytes(desc.MediaType, mb)
+	if err := target.Push(ctx, d, bytes.NewReader(mb)); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestOCISignatureBindsManifest(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	v := keyVerifier(t, &priv.PublicKey)
+	for _, st := range stores()[:3] {
+		t.Run(st.name, func(t *testing.T) {
+			target, ref := st.open(t)
+			_, desc := pushModel(t, target, ref, map[string]string{"config.json": "{}", "model.safetensors": "weights"})
+			if _, _, err := sign.SignOCI(ctx, s, target, desc, ref.Repository); err != nil {
+				t.Fatal(err)
+			}
+			res, err := v.VerifyOCI(ctx, target, desc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ManifestDigest != desc.Digest.String() || res.PredicateType != sign.PredicateTypeOMS || res.Statement == nil {
+				t.Errorf("result %+v", res)
+			}
+			sigs := bundlesOf(t, target, desc)
+			if len(sigs) != 2 || sigs[sign.PredicateTypeOMS] == nil || sigs[sign.PredicateTypeManifest] == nil {
+				t.Fatalf("referrers carry %d bundles, want the OMS one and the manifest one", len(sigs))
+			}
+
+			for _, tc := range []struct {
+				name   string
+				config []byte
+				copy   []string
+			}{
+				{"both signatures moved onto other annotations", nil, []string{sign.PredicateTypeOMS, sign.PredicateTypeManifest}},
+				{"both signatures moved onto another config blob", []byte(`{"descriptor":{"name":"evil"}}`), []string{sign.PredicateTypeOMS, sign.PredicateTypeManifest}},
+				{"the layer signature alone moved", []byte(`{"x":1}`), []string{sign.PredicateTypeOMS}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					evil := pushVariant(t, target, desc, tc.config)
+					for _, pt := range tc.copy {
+						if _, err := sign.PushBundle(ctx, target, evil, sigs[pt], pt); err != nil {
+							t.Fatal(err)
+						}
+					}
+					_, err := v.VerifyOCI(ctx, target, evil)
+					if !errors.Is(err, sign.ErrManifestDigest) || !sign.IsVerificationError(err) {
+						t.Fatalf("err = %v, want ErrManifestDigest", err)
+					}
+					// The original still verifies.
+					if _, err := v.VerifyOCI(ctx, target, desc); err != nil {
+						t.Errorf("original: %v", err)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestOCIManifestSignatureAlone(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	v := keyVerifier(t, &priv.PublicKey)
+	target, ref := stores()[0].open(t)
+	_, desc := pushModel(t, target, ref, map[string]string{"model.bin": "w", "config.json": "{}"})
+	if _, err := sign.SignManifest(ctx, s, target, desc); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.VerifyOCI(ctx, target, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PredicateType != sign.PredicateTypeManifest || res.Digest != desc.Digest.Encoded() || res.Resources != 2 || res.Statement != nil {
+		t.Errorf("result %+v", res)
+	}
+	// A scan attestation about the manifest is not a signature of it.
+	target2, ref2 := stores()[0].open(t)
+	_, desc2 := pushModel(t, target2, ref2, map[string]string{"model.bin": "w"})
+	rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, nil)
+	if _, err := sign.AttestScanOCI(ctx, s, target2, desc2, ref2.Repository, rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyOCI(ctx, target2, desc2); !errors.Is(err, sign.ErrNoSignature) {
+		t.Errorf("scan attestation only: err = %v, want ErrNoSignature", err)
+	}
 }

@@ -168,19 +168,60 @@ func NewKeylessSigner(o KeylessOptions) (*Signer, error) {
 // Sign wraps statement (any JSON-serializable in-toto statement) in DSSE
 // and returns the Sigstore bundle v0.3 as JSON.
 func (s *Signer) Sign(ctx context.Context, statement any) ([]byte, error) {
-	payload, err := json.Marshal(statement)
+	bs, err := s.SignEach(ctx, statement)
 	if err != nil {
-		return nil, fmt.Errorf("encode statement: %w", err)
+		return nil, err
 	}
+	return bs[0], nil
+}
+
+// SignEach signs each statement into its own bundle with one key: in keyless
+// mode, one ephemeral key and one Fulcio certificate serve all of them (each
+// signature still gets its own transparency-log entry).
+func (s *Signer) SignEach(ctx context.Context, statements ...any) ([][]byte, error) {
 	kp, err := s.keypair()
 	if err != nil {
 		return nil, err
 	}
 	opts := s.opts
 	opts.Context = ctx
-	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: PayloadTypeInToto}, kp, opts)
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+	if opts.CertificateProvider != nil {
+		opts.CertificateProvider = &onceCertificate{p: opts.CertificateProvider}
 	}
-	return protojson.Marshal(pb)
+	out := make([][]byte, 0, len(statements))
+	for _, st := range statements {
+		payload, err := json.Marshal(st)
+		if err != nil {
+			return nil, fmt.Errorf("encode statement: %w", err)
+		}
+		pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: PayloadTypeInToto}, kp, opts)
+		if err != nil {
+			return nil, fmt.Errorf("sign: %w", err)
+		}
+		b, err := protojson.Marshal(pb)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// onceCertificate asks its provider for a certificate once and hands the
+// same one out afterwards; it is used for one keypair only.
+type onceCertificate struct {
+	p    sgsign.CertificateProvider
+	cert []byte
+}
+
+func (o *onceCertificate) GetCertificate(ctx context.Context, kp sgsign.Keypair, opts *sgsign.CertificateProviderOptions) ([]byte, error) {
+	if o.cert != nil {
+		return o.cert, nil
+	}
+	c, err := o.p.GetCertificate(ctx, kp, opts)
+	if err != nil {
+		return nil, err
+	}
+	o.cert = c
+	return c, nil
 }

@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,8 +100,9 @@ func (a *sgAuthority) verify(b *bundle.Bundle) error {
 
 // keyMaterial is trusted material holding one public key. The bundle's key
 // hint, when present, must name that key (hex SHA-256 of its PEM, as OMS
-// writes it); bundles without a hint (OMS before 1.1, cosign) are tried
-// against the key directly.
+// writes it, or base64 SHA-256 of its DER, as cosign writes it; hex is
+// compared without case, base64 exactly); bundles without a hint (OMS
+// before 1.1) are tried against the key directly.
 type keyMaterial struct {
 	root.BaseTrustedMaterial
 	key   *root.ExpiringKey
@@ -110,12 +113,19 @@ func (k *keyMaterial) PublicKeyVerifier(hint string) (root.TimeConstrainedVerifi
 	if hint == "" {
 		return k.key, nil
 	}
-	for _, h := range k.hints {
-		if strings.EqualFold(h, hint) {
-			return k.key, nil
-		}
+	if slices.ContainsFunc(k.hints, func(h string) bool { return hintMatches(h, hint) }) {
+		return k.key, nil
 	}
 	return nil, fmt.Errorf("key hint %q does not match the public key", hint)
+}
+
+// hintMatches compares a key hint we computed with one a bundle carries:
+// hex hints without case, others (cosign's base64) exactly.
+func hintMatches(ours, theirs string) bool {
+	if _, err := hex.DecodeString(ours); err == nil && len(ours) == 64 {
+		return strings.EqualFold(ours, theirs)
+	}
+	return ours == theirs
 }
 
 // KeyAuthority accepts bundles signed with the private half of pub (ECDSA
@@ -133,7 +143,12 @@ func KeyAuthority(pub *ecdsa.PublicKey) (Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	tm := &keyMaterial{key: root.NewExpiringKey(sv, time.Time{}, time.Time{}), hints: []string{hint}}
+	cosignHint, err := CosignKeyHint(pub)
+	if err != nil {
+		return nil, err
+	}
+	hints := []string{hint, cosignHint}
+	tm := &keyMaterial{key: root.NewExpiringKey(sv, time.Time{}, time.Time{}), hints: hints}
 	v, err := verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
 	if err != nil {
 		return nil, err
@@ -144,8 +159,8 @@ func KeyAuthority(pub *ecdsa.PublicKey) (Authority, error) {
 			v:      v,
 			policy: verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithKey()),
 		},
-		pub:  pub,
-		hint: hint,
+		pub:   pub,
+		hints: hints,
 	}, nil
 }
 
@@ -154,8 +169,8 @@ func KeyAuthority(pub *ecdsa.PublicKey) (Authority, error) {
 // (legacyPAE), which sigstore-go does not know.
 type keyAuthority struct {
 	sgAuthority
-	pub  *ecdsa.PublicKey
-	hint string
+	pub   *ecdsa.PublicKey
+	hints []string
 }
 
 func (a *keyAuthority) verify(b *bundle.Bundle) error {
@@ -167,7 +182,7 @@ func (a *keyAuthority) verify(b *bundle.Bundle) error {
 	if vm.GetPublicKey() == nil {
 		return err
 	}
-	if h := vm.GetPublicKey().GetHint(); h != "" && !strings.EqualFold(h, a.hint) {
+	if h := vm.GetPublicKey().GetHint(); h != "" && !slices.ContainsFunc(a.hints, func(ours string) bool { return hintMatches(ours, h) }) {
 		return err
 	}
 	if verifyLegacyDSSE(b.GetDsseEnvelope(), a.pub) {

@@ -1,12 +1,17 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"crypto/elliptic"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
@@ -125,4 +130,69 @@ spec:
 		text += "        - {name: signer" + string(rune('a'+i)) + ", key: {path: " + p + "}}\n"
 	}
 	return text + "      scan: {required: true, maxSeverity: medium}\n"
+}
+
+// Forge does what an attacker who can push to HOST/REPO does with the signed
+// model at digest: it pushes a manifest with the same layers but its own
+// config blob and annotations, and copies every Sigstore bundle referrer of
+// the original (signatures and scan attestations) onto it. It returns the
+// forged manifest's digest.
+func Forge(t testing.TB, host, repo, digest string) string {
+	t.Helper()
+	ctx := context.Background()
+	ref, err := manifest.ParseRef("oci://" + host + "/" + repo + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := manifest.Open(ctx, ref, manifest.RegistryOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := target.Resolve(ctx, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.FetchManifest(ctx, target, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := []byte(`{"descriptor":{"name":"forged"},"config":{"entrypoint":"evil"}}`)
+	m.Config = content.NewDescriptorFromBytes(m.Config.MediaType, config)
+	if err := target.Push(ctx, m.Config, bytes.NewReader(config)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations["org.example.loader"] = "trust_remote_code"
+	mb, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := content.NewDescriptorFromBytes(desc.MediaType, mb)
+	if err := target.Push(ctx, forged, bytes.NewReader(mb)); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := manifest.Referrers(ctx, target, desc, sign.BundleMediaType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refs {
+		rb, err := content.FetchAll(ctx, target, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rm ocispec.Manifest
+		if err := json.Unmarshal(rb, &rm); err != nil {
+			t.Fatal(err)
+		}
+		b, err := content.FetchAll(ctx, target, rm.Layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sign.PushBundle(ctx, target, forged, b, rm.Annotations[sign.AnnotationPredicateType]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return forged.Digest.String()
 }

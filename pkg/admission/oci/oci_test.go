@@ -34,6 +34,10 @@ func TestRealSignaturesInARegistry(t *testing.T) {
 			// The scan is attested by a key the policy does not trust.
 			scannedByOther := kube.Publish(t, host, "models/scanned-by-other", "v1", kube.Model{Files: map[string][]byte{"w.pkl": kube.BenignPickle, "y": []byte("y")}, SignedBy: release, ScanBy: other})
 
+			// The good model's signatures and scan attestation, copied onto a
+			// manifest with the same layers and another config.
+			forged := kube.Forge(t, host, "models/good", good)
+
 			p := compile(t, writePolicy(t, dir, kube.PolicyYAML(host, "enforce", release.PubPath)), admission.Options{})
 			tests := []struct {
 				name, ref string
@@ -47,6 +51,7 @@ func TestRealSignaturesInARegistry(t *testing.T) {
 				{"a signed model without a scan is denied", host + "/models/unscanned@" + unscanned, admission.Denied, "scan required"},
 				{"a scan signed by an untrusted key does not count", host + "/models/scanned-by-other@" + scannedByOther, admission.Denied, "scan required"},
 				{"a dangerous model is denied", host + "/models/dangerous@" + dangerous, admission.Denied, "critical findings"},
+				{"signatures moved onto a manifest with the same layers are denied", host + "/models/good@" + forged, admission.Denied, "no signature binds the manifest"},
 				{"a missing tag fails closed", host + "/models/good:nope", admission.Undecided, "fail closed"},
 			}
 			for _, tt := range tests {

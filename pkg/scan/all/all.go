@@ -7,14 +7,17 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/archive"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
+	"github.com/modelverify/modelverify/pkg/scan/executable"
 	"github.com/modelverify/modelverify/pkg/scan/gguf"
 	"github.com/modelverify/modelverify/pkg/scan/hdf5"
+	"github.com/modelverify/modelverify/pkg/scan/hfcode"
 	"github.com/modelverify/modelverify/pkg/scan/jinja"
-	"github.com/modelverify/modelverify/pkg/scan/keras"
 	"github.com/modelverify/modelverify/pkg/scan/numpy"
 	"github.com/modelverify/modelverify/pkg/scan/onnx"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
+	"github.com/modelverify/modelverify/pkg/scan/python"
 	"github.com/modelverify/modelverify/pkg/scan/safetensors"
+	"github.com/modelverify/modelverify/pkg/scan/serving"
 	"github.com/modelverify/modelverify/pkg/scan/tfsaved"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
@@ -22,6 +25,10 @@ import (
 // Formats returns the default formats.
 func Formats() []scan.Format {
 	return []scan.Format{
+		// Programs first: a weight file whose head is an executable is one.
+		// Python before them, for scripts whose shebang names python.
+		python.Format{},
+		executable.Format{},
 		// Container and non-pickle formats go here, before pickle.
 		archive.Zip{},
 		archive.SevenZip{},
@@ -38,12 +45,16 @@ func Formats() []scan.Format {
 		hdf5.Format{},
 		tfsaved.Format{},
 		onnx.Format{},
-		keras.JSON{},
+		hfcode.Config{}, // every JSON object: code references, then keras.JSON's checks
+		hfcode.Modules{},
 		jinja.Format{},
 		archive.Tar{},
 		torch.Legacy{},
 		compress.LZMA{},
 		archive.PickleZip{},
+		serving.MLmodel{},
+		// Text that may be Python; what does not parse goes on to pickle.
+		python.Text{},
 		pickle.Format{},
 	}
 }

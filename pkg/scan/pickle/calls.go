@@ -50,8 +50,10 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 			fmt.Sprintf("imports %s, %s (default deny: only vetted globals are clean)", sym, why))
 	case gCritical:
 		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s: %s", sym, why))
+		g.finding = len(m.pending)
 	case gDenied:
 		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
+		g.finding = len(m.pending)
 	case gLoader:
 		m.loaders = append(m.loaders, g)
 	}
@@ -81,6 +83,7 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 		}
 		return val{k: kUnknown}
 	}
+	m.describeCall(g, items)
 	switch sym := g.symbol(); {
 	case g.verdict == gLoader:
 		m.nestedLoad(g, arg(0), len(items) > 0, off, op)
@@ -117,6 +120,57 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 		return val{k: kObj, p: &obj{g: g, dt: &dtype{str: str}}}
 	}
 	return val{k: kObj, p: &obj{g: g}}
+}
+
+// maxShownArg caps how much of one literal argument a message quotes.
+const maxShownArg = 200
+
+// describeCall adds to the finding of a critical import what its first call
+// runs, when the stream has the arguments as literals: "called as
+// posix.system('echo pwned')".
+func (m *vm) describeCall(g *global, items []val) {
+	if g.finding == 0 || g.called || g.finding > len(m.pending) {
+		return
+	}
+	g.called = true
+	var args []string
+	literal := false
+	for _, a := range items {
+		switch a.k {
+		case kStr, kBytes:
+			if t, ok := m.text(a); ok {
+				if len(t) > maxShownArg {
+					t = t[:maxShownArg] + "..."
+				}
+				q := strconv.Quote(t)
+				if a.k == kBytes {
+					q = "b" + q
+				}
+				args = append(args, q)
+				literal = true
+				continue
+			}
+		case kInt:
+			args = append(args, strconv.FormatInt(a.i, 10))
+			literal = true
+			continue
+		case kNone:
+			args = append(args, "None")
+			continue
+		case kGlobal:
+			args = append(args, a.p.g.symbol())
+			continue
+		case kBool:
+			args = append(args, map[bool]string{true: "True", false: "False"}[a.i != 0])
+			continue
+		}
+		args = append(args, "?")
+	}
+	if !literal {
+		return
+	}
+	f := &m.pending[g.finding-1]
+	f.Message += fmt.Sprintf("; called as %s(%s)", g.symbol(), strings.Join(args, ", "))
 }
 
 func isLatin1(enc string) bool {

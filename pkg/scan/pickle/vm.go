@@ -93,6 +93,10 @@ type global struct {
 	op           string
 	escaped      bool // used other than as a loader call with a literal argument
 	judged       bool // called at least once with a literal that was analysed
+	// finding is 1 + the index in vm.pending of the finding that reported
+	// the import (0: none), so that its first call can add the arguments.
+	finding int
+	called  bool
 }
 
 func (g *global) symbol() string { return g.module + "." + g.name }
