@@ -39,6 +39,21 @@ func TestAdmitCommand(t *testing.T) {
 	broken := filepath.Join(dir, "broken.yaml")
 	os.WriteFile(broken, []byte("apiVersion: modelverify.dev/v1alpha1\nkind: ModelPolicy\nspec: {mode: audit}\n"), 0o600)
 
+	manifest := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	isvc := func(uri string) string {
+		return "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: bert}\n" +
+			"spec:\n  predictor:\n    model:\n      modelFormat: {name: pytorch}\n      storageUri: " + uri + "\n"
+	}
+	signedISVC := manifest("signed.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n"+isvc("oci://"+host+"/models/good:v1"))
+	s3ISVC := manifest("s3.yaml", isvc("s3://bucket/bert"))
+	garbage := manifest("garbage.yaml", "kind: [\n")
+
 	tests := []struct {
 		name   string
 		args   []string
@@ -53,6 +68,13 @@ func TestAdmitCommand(t *testing.T) {
 		{"a broken policy is a configuration error", []string{"--policy", broken, host + "/models/good:v1"}, 3, "", "spec.mode"},
 		{"a malformed reference is a usage error", []string{"--policy", enforce, host + "/Models/x:v1"}, 3, "", "invalid reference"},
 		{"the policy flag is required", []string{host + "/models/good:v1"}, 3, "", "--policy"},
+		{"an InferenceService with a signed oci:// model is admitted", []string{"--policy", enforce, "--object", signedISVC}, 0,
+			"admitted   InferenceService/bert spec.predictor.model.storageUri " + host + "/models/good:v1@" + good, ""},
+		{"an InferenceService with an s3:// model is denied", []string{"--policy", enforce, "--object", s3ISVC}, 1,
+			"storage URI s3://bucket/bert cannot be verified", "InferenceService/bert spec.predictor.model.storageUri s3://bucket/bert"},
+		{"an hf:// argument is denied", []string{"--policy", enforce, "hf://org/model"}, 1, "hf://org/model cannot be verified", ""},
+		{"a manifest that does not parse fails closed", []string{"--policy", enforce, "--object", garbage}, 2, "", "invalid manifest"},
+		{"references or objects are required", []string{"--policy", enforce}, 3, "", "--object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,11 @@ type Model struct {
 	Ref string
 	// Source says where: "spec.containers[app].image", or the CLI argument.
 	Source string
+	// URI marks a field that holds a storage URI (a KServe storageUri)
+	// rather than an image reference: only oci:// URIs name something
+	// that can be verified. A Ref with a scheme other than oci:// is
+	// treated as a storage URI whatever the field.
+	URI bool `json:"-"`
 }
 
 // EvalOptions adjust one evaluation.
@@ -144,6 +149,9 @@ func (p *Policy) Evaluate(ctx context.Context, models []Model, opts EvalOptions)
 
 func (p *Policy) evaluateOne(ctx context.Context, m Model, opts EvalOptions) ModelDecision {
 	md := ModelDecision{Model: m}
+	if scheme, ok := storageScheme(m); ok {
+		return p.evaluateURI(md, scheme)
+	}
 	ref, err := ParseReference(m.Ref)
 	if err != nil {
 		md.Outcome, md.Reason = Denied, err.Error()

@@ -39,7 +39,11 @@ type Kind struct{ Group, Version, Kind string }
 
 // Extract returns every model reference in an object of the given kind:
 // containers, init and ephemeral containers, image volumes, pod templates
-// and the ModelsAnnotation on the object and on its pod template.
+// and the ModelsAnnotation on the object and on its pod template; the
+// storage URIs of KServe InferenceServices (every component's storageUri,
+// storageUris, STORAGE_URI variables and containers) and
+// LLMInferenceServices (spec.model.uri and the pod templates), and the
+// source URI KServe records on the pods it creates.
 func Extract(kind Kind, raw []byte) ([]Found, error) {
 	var (
 		meta     metav1.ObjectMeta
@@ -96,6 +100,10 @@ func Extract(kind Kind, raw []byte) ([]Found, error) {
 			return nil, err
 		}
 		meta, template, base = o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, "/spec/jobTemplate/spec/template"
+	case KindInferenceService:
+		return extractInferenceService(raw)
+	case KindLLMInferenceService:
+		return extractLLMInferenceService(raw)
 	default:
 		return nil, fmt.Errorf("%w: %s/%s %s", ErrUnsupportedKind, kind.Group, kind.Version, kind.Kind)
 	}
@@ -106,12 +114,15 @@ func Extract(kind Kind, raw []byte) ([]Found, error) {
 	if err != nil {
 		return nil, err
 	}
+	out = fromSourceURIAnnotation(out, meta.Annotations, "/metadata", "metadata")
 	specPtr, specField := "/spec", "spec"
 	if template != nil {
-		out, err = fromAnnotation(out, template.Annotations, base+"/metadata", dotted(base)+".metadata")
+		tptr, tfield := base+"/metadata", dotted(base)+".metadata"
+		out, err = fromAnnotation(out, template.Annotations, tptr, tfield)
 		if err != nil {
 			return nil, err
 		}
+		out = fromSourceURIAnnotation(out, template.Annotations, tptr, tfield)
 		spec, specPtr, specField = &template.Spec, base+"/spec", dotted(base)+".spec"
 	}
 	return fromPodSpec(out, spec, specPtr, specField), nil

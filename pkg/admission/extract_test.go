@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -96,10 +97,10 @@ func stringsRepeatComma(s string, n int) string {
 }
 
 func FuzzExtract(f *testing.F) {
-	for _, name := range []string{"pod.json", "deployment.json", "cronjob.json"} {
-		f.Add(uint8(0), readObject(f, name))
+	kinds := []Kind{{"", "v1", "Pod"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "CronJob"}, KindInferenceService, KindLLMInferenceService}
+	for i, name := range []string{"pod.json", "deployment.json", "cronjob.json", "inferenceservice.json", "llminferenceservice.json"} {
+		f.Add(uint8(i), readObject(f, name))
 	}
-	kinds := []Kind{{"", "v1", "Pod"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "CronJob"}, {"apps", "v1", "StatefulSet"}}
 	f.Fuzz(func(t *testing.T, k uint8, raw []byte) {
 		fs, err := Extract(kinds[int(k)%len(kinds)], raw)
 		if err != nil {
@@ -111,4 +112,76 @@ func FuzzExtract(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExtractInferenceService(t *testing.T) {
+	fs, err := Extract(KindInferenceService, readObject(t, "inferenceservice.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"metadata.annotations[modelverify.dev/models][0] registry.test/models/extra:v1 /metadata/annotations/modelverify.dev~1models#0",
+		"spec.predictor.model.storageUri oci://registry.test/models/bert:v1 /spec/predictor/model/storageUri#-1",
+		"spec.predictor.model.storageUris[0] s3://bucket/adapters/a /spec/predictor/model/storageUris/0/uri#-1",
+		"spec.predictor.model.storageUris[1] hf://org/model /spec/predictor/model/storageUris/1#-1",
+		"spec.predictor.sklearn.storageUri gs://bucket/iris /spec/predictor/sklearn/storageUri#-1",
+		"spec.predictor.containers[kserve-container].image registry.test/system/server:1 /spec/predictor/containers/0/image#-1",
+		"spec.predictor.containers[kserve-container].env[STORAGE_URI] pvc://claim/model /spec/predictor/containers/0/env/1/value#-1",
+		"spec.predictor.workerSpec.containers[worker].image registry.test/system/worker:1 /spec/predictor/workerSpec/containers/0/image#-1",
+		"spec.transformer.containers[kserve-container].image registry.test/models/transformer:v2 /spec/transformer/containers/0/image#-1",
+		"spec.explainer.art.storageUri https://example.test/explainer.tar.gz /spec/explainer/art/storageUri#-1",
+	}
+	if got := found(fs); !slices.Equal(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	for _, f := range fs {
+		wantURI := strings.Contains(f.Source, "storageUri") || strings.Contains(f.Source, "STORAGE_URI")
+		if f.URI != wantURI {
+			t.Errorf("%s: URI = %v", f.Source, f.URI)
+		}
+	}
+}
+
+func TestExtractLLMInferenceService(t *testing.T) {
+	fs, err := Extract(KindLLMInferenceService, readObject(t, "llminferenceservice.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"spec.model.uri oci://registry.test/models/llama@sha256:1111111111111111111111111111111111111111111111111111111111111111 /spec/model/uri#-1",
+		"spec.template.containers[main].image registry.test/system/vllm:1 /spec/template/containers/0/image#-1",
+		"spec.prefill.worker.containers[w].image registry.test/system/vllm:1 /spec/prefill/worker/containers/0/image#-1",
+	}
+	if got := found(fs); !slices.Equal(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestExtractModelcarPod(t *testing.T) {
+	fs, err := Extract(Kind{"", "v1", "Pod"}, readObject(t, "modelcar-pod.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"metadata.annotations[internal.serving.kserve.io/storage-initializer-sourceuri] oci://registry.test/models/bert:v1 /metadata/annotations/internal.serving.kserve.io~1storage-initializer-sourceuri#-1",
+		"spec.initContainers[modelcar-init].image registry.test/models/bert:v1 /spec/initContainers/0/image#-1",
+		"spec.containers[kserve-container].image registry.test/system/server:1 /spec/containers/0/image#-1",
+		"spec.containers[modelcar].image registry.test/models/bert:v1 /spec/containers/1/image#-1",
+	}
+	if got := found(fs); !slices.Equal(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestExtractKServeRefusals(t *testing.T) {
+	for name, obj := range map[string]string{
+		"a component that is not an object":   `{"spec":{"predictor":[]}}`,
+		"a storageUri that is not a string":   `{"spec":{"predictor":{"model":{"storageUri":7}}}}`,
+		"a storageUris entry of neither form": `{"spec":{"predictor":{"model":{"storageUris":[7]}}}}`,
+		"too many storageUris":                `{"spec":{"predictor":{"model":{"storageUris":[` + strings.Repeat(`"s3://b/k",`, maxStorageURIs) + `"s3://b/k"]}}}}`,
+	} {
+		if _, err := Extract(KindInferenceService, []byte(obj)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
 }

@@ -84,6 +84,9 @@ type RuleSpec struct {
 	// Match holds reference patterns over REGISTRY/REPOSITORY (or the full
 	// reference with tag or digest): "**" spans "/", "*" does not.
 	// Docker Hub names are normalised: "nginx" is docker.io/library/nginx.
+	// A pattern that starts with a scheme other than oci:// ("s3://b/**",
+	// "hf://org/*") matches storage URIs instead, which cannot be verified:
+	// only allow and deny rules may hold one.
 	Match []string `yaml:"match"`
 	// Action is verify (default), allow or deny.
 	Action string `yaml:"action"`
@@ -302,6 +305,11 @@ func (d *PolicyDocument) validate() error {
 		}
 		switch r.Action {
 		case "", ActionVerify:
+			for _, m := range r.Match {
+				if isURIPattern(m) {
+					return fmt.Errorf("%s: match %q: %s:// storage URIs cannot be verified; use a rule with action allow or deny for them", where, m, URIScheme(m))
+				}
+			}
 			if len(r.Authorities) == 0 {
 				return fmt.Errorf("%s: a verify rule needs at least one authority", where)
 			}

@@ -97,7 +97,8 @@ type Policy struct {
 
 type rule struct {
 	name         string
-	globs        []glob
+	globs        []glob // over image references
+	uriGlobs     []glob // over storage URIs (patterns with a scheme other than oci://)
 	action       string
 	authorities  []namedAuthority
 	scanRequired bool
@@ -154,7 +155,11 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: rule %q: match %q: %v", ErrPolicy, rs.Name, m, err)
 			}
-			r.globs = append(r.globs, g)
+			if isURIPattern(m) {
+				r.uriGlobs = append(r.uriGlobs, g)
+			} else {
+				r.globs = append(r.globs, g)
+			}
 		}
 		for _, as := range rs.Authorities {
 			a, err := opts.Authorities.CompileAuthority(as)

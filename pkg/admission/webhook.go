@@ -171,10 +171,35 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 		if resp.Result != nil {
 			msg = resp.Result.Message
 		}
+		name, generateName := objectName(req)
 		h.log.Info("admission", "endpoint", endpoint, "uid", string(req.UID), "kind", req.Kind.Kind,
-			"namespace", req.Namespace, "name", req.Name, "allowed", resp.Allowed,
+			"namespace", req.Namespace, "name", name, "generateName", generateName, "allowed", resp.Allowed,
 			"message", msg, "warnings", resp.Warnings)
 	}
+}
+
+// objectName is the name of the object under review, from the request or
+// the object, and its generateName prefix when it has no name yet (a Pod
+// created by a ReplicaSet, an object created with generateName).
+func objectName(req *admissionv1.AdmissionRequest) (name, generateName string) {
+	var o struct {
+		Metadata struct {
+			Name         string `json:"name"`
+			GenerateName string `json:"generateName"`
+		} `json:"metadata"`
+	}
+	raw := req.Object.Raw
+	if len(raw) == 0 {
+		raw = req.OldObject.Raw
+	}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &o) // a log field: best effort
+	}
+	name = req.Name
+	if name == "" {
+		name = o.Metadata.Name
+	}
+	return name, o.Metadata.GenerateName
 }
 
 func deny(code int32, msg string) *admissionv1.AdmissionResponse {
@@ -318,6 +343,9 @@ func (p *Policy) Pin(ctx context.Context, found []Found) (map[string]string, []s
 	pins := map[string]string{}
 	var warnings []string
 	for _, f := range found {
+		if _, ok := storageScheme(f.Model); ok {
+			continue
+		}
 		ref, err := ParseReference(f.Ref)
 		if err != nil || ref.Pinned() {
 			continue
@@ -335,7 +363,11 @@ func (p *Policy) Pin(ctx context.Context, found []Found) (map[string]string, []s
 		if f.Index >= 0 {
 			key += "#" + fmt.Sprint(f.Index)
 		}
-		pins[key] = strings.TrimPrefix(f.Ref, "oci://") + "@" + digest
+		if f.URI {
+			pins[key] = f.Ref + "@" + digest // a storage URI keeps its oci://
+		} else {
+			pins[key] = strings.TrimPrefix(f.Ref, "oci://") + "@" + digest
+		}
 	}
 	return pins, warnings
 }
