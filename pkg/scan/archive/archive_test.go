@@ -334,6 +334,14 @@ func fuzzScan(t *testing.T, b []byte) {
 func FuzzZip(f *testing.F) {
 	seeds(f, "benign/state_dict.pt", "benign/plain.npz", "benign/object_compressed.npz", "malicious/zip_hidden_local_header.zip",
 		"malicious/torch_zip_duplicate_first.pt", "benign/torchscript.pt", "malicious/polyglot_zip_payload.pkl")
+	dir, loaded := zipLoaderFixtures(f)
+	for n := range loaded {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(fuzzScan)
 }
 

@@ -30,12 +30,18 @@ func (PickleZip) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	cdOff, cdSize, _, endPos, err := findEnd(r, size)
+	views, err := endViews(r, size)
 	if err != nil {
 		return perr
 	}
-	base := endPos - cdSize - cdOff
-	if base <= 0 || base >= size {
+	base := int64(0)
+	for _, v := range views {
+		if v.Base > 0 && v.Base < size {
+			base = v.Base
+			break
+		}
+	}
+	if base == 0 {
 		return perr
 	}
 	// The zip may begin before base when its offsets were written for a

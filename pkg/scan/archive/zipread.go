@@ -56,95 +56,196 @@ type zipDir struct {
 // errNoZip: no end of central directory record and no local header.
 var errNoZip = errors.New("no zip end record")
 
-// findEnd finds the end of central directory record and returns the
-// central directory's declared offset, size, entry count and actual start.
-func findEnd(r io.ReaderAt, size int64) (cdOff, cdSize, count, endPos int64, err error) {
+// dirView is one reading of where the central directory is: what one loader
+// concludes from one end record.
+type dirView struct {
+	// Start is the absolute offset of the first central directory record.
+	Start int64
+	// Base is added to every local header offset the directory declares.
+	Base int64
+}
+
+// endViews returns every reading of the file's end records that a loader
+// makes, most common first. The loaders disagree:
+//   - Both CPython's zipfile and miniz (PyTorch) take the last end record
+//     signature with 22 bytes after it, whatever its comment length says;
+//     APPNOTE readers (Go's archive/zip) skip one whose comment does not fit.
+//   - zipfile reads a zip64 end record only right before the locator, and
+//     takes the offset between where the directory ends and where it says
+//     it starts as data prepended to the zip, shifting every offset.
+//   - miniz reads the zip64 end record where the locator points and uses
+//     every offset as absolute.
+//
+// An earlier signature is tried only where some reader picks it: the last
+// one whose comment fits the file (APPNOTE readers), and the last one whose
+// comment ends exactly at the end of the file (strict readers). Earlier
+// records of a stored inner zip are not the outer zip's.
+func endViews(r io.ReaderAt, size int64) ([]dirView, error) {
 	n := min(size, endLen+maxComment)
 	buf := make([]byte, n)
 	if _, err := r.ReadAt(buf, size-n); err != nil && err != io.EOF {
-		return 0, 0, 0, 0, err
+		return nil, err
 	}
-	for i := len(buf) - endLen; i >= 0; i-- {
+	var views []dirView
+	add := func(v dirView) {
+		if v.Start < 0 || v.Start >= size {
+			return
+		}
+		for _, w := range views {
+			if w.Start == v.Start && w.Base == v.Base {
+				return
+			}
+		}
+		views = append(views, v)
+	}
+	var ends []int
+	last, fits, exact := -1, -1, -1
+	for i := len(buf) - endLen; i >= 0 && exact < 0; i-- {
 		if string(buf[i:i+4]) != sigEnd {
 			continue
 		}
-		b := buf[i:]
-		clen := int(binary.LittleEndian.Uint16(b[20:]))
-		if i+endLen+clen > len(buf) {
-			continue // a signature inside data, not a record
+		clen := int(binary.LittleEndian.Uint16(buf[i+20:]))
+		if last < 0 {
+			last = i
+			ends = append(ends, i)
 		}
-		endPos = size - n + int64(i)
-		count = int64(binary.LittleEndian.Uint16(b[10:]))
-		cdSize = int64(binary.LittleEndian.Uint32(b[12:]))
-		cdOff = int64(binary.LittleEndian.Uint32(b[16:]))
-		// zip64: the locator sits just before the end record.
-		if endPos >= 20 {
-			loc := make([]byte, 20)
-			if _, err := r.ReadAt(loc, endPos-20); err == nil && string(loc[:4]) == sigLoc64 {
-				off64 := int64(binary.LittleEndian.Uint64(loc[8:]))
-				e := make([]byte, end64Len)
-				// The record sits right before the locator; its declared
-				// offset is relative to the zip's start, which may not be 0.
-				pos := endPos - 20 - end64Len
-				if pos < 0 || !hasSig(r, pos, sigEnd64) {
-					pos = off64 // a record with extensible data, where it says it is
-				}
-				if _, err := r.ReadAt(e, pos); err == nil && string(e[:4]) == sigEnd64 {
-					count = int64(binary.LittleEndian.Uint64(e[32:]))
-					cdSize = int64(binary.LittleEndian.Uint64(e[40:]))
-					cdOff = int64(binary.LittleEndian.Uint64(e[48:]))
-					endPos = pos
-				}
+		if fits < 0 && i+endLen+clen <= len(buf) {
+			fits = i
+			if i != last {
+				ends = append(ends, i)
 			}
 		}
-		return cdOff, cdSize, count, endPos, nil
+		if i+endLen+clen == len(buf) {
+			exact = i
+			if i != last && i != fits {
+				ends = append(ends, i)
+			}
+		}
 	}
-	return 0, 0, 0, 0, errNoZip
+	for _, i := range ends {
+		b := buf[i:]
+		endPos := size - n + int64(i)
+		cdSize := int64(binary.LittleEndian.Uint32(b[12:]))
+		cdOff := int64(binary.LittleEndian.Uint32(b[16:]))
+		// zipfile and miniz, 32-bit record: zipfile shifts by the
+		// prepended bytes, miniz does not.
+		add(dirView{Start: endPos - cdSize, Base: endPos - cdSize - cdOff})
+		add(dirView{Start: cdOff})
+		if endPos < 20 {
+			continue
+		}
+		loc := make([]byte, 20)
+		if _, err := r.ReadAt(loc, endPos-20); err != nil || string(loc[:4]) != sigLoc64 {
+			continue
+		}
+		off64 := int64(binary.LittleEndian.Uint64(loc[8:]) & (1<<62 - 1))
+		// zipfile: the record right before the locator; the directory ends
+		// where that record starts.
+		if pos := endPos - 20 - end64Len; pos >= 0 {
+			if s64, o64, ok := end64(r, pos); ok {
+				add(dirView{Start: pos - s64, Base: pos - s64 - o64})
+				add(dirView{Start: o64})
+			}
+		}
+		// miniz: the record where the locator says, offsets absolute.
+		if _, o64, ok := end64(r, off64); ok {
+			add(dirView{Start: o64})
+		}
+	}
+	if len(ends) == 0 {
+		return nil, errNoZip
+	}
+	return views, nil
 }
 
-// readZip reads the central directory of the zip in r, then looks for local
-// headers it does not list.
+// end64 reads a zip64 end of central directory record at pos and returns
+// the directory's size and offset.
+func end64(r io.ReaderAt, pos int64) (cdSize, cdOff int64, ok bool) {
+	e := make([]byte, end64Len)
+	if _, err := r.ReadAt(e, pos); err != nil || string(e[:4]) != sigEnd64 {
+		return 0, 0, false
+	}
+	return int64(binary.LittleEndian.Uint64(e[40:]) & (1<<62 - 1)),
+		int64(binary.LittleEndian.Uint64(e[48:]) & (1<<62 - 1)), true
+}
+
+// readZip reads the central directory of the zip in r as every loader would
+// find it (see endViews) and returns the union of the members they list,
+// then looks for local headers none of them lists.
 func readZip(r io.ReaderAt, size int64, maxEntries int) (*zipDir, error) {
-	cdOff, cdSize, _, endPos, err := findEnd(r, size)
+	views, err := endViews(r, size)
 	if errors.Is(err, errNoZip) {
 		return scanLocals(r, size, maxEntries)
 	}
 	if err != nil {
 		return nil, err
 	}
-	d := &zipDir{CDStart: cdOff}
-	// Like Python's zipfile, trust where the directory actually ends over
-	// the offset it declares: the difference is data prepended to the zip.
-	if cdSize >= 0 && cdSize <= endPos {
-		if base := endPos - cdSize - cdOff; base > 0 {
-			d.Base = base
+	if len(views) == 0 {
+		return nil, scan.Malformedf("zip: no end record points to a central directory inside the file")
+	}
+	d := &zipDir{}
+	seen := map[[2]int64]map[string]bool{}
+	var derr error
+	primary := -1
+	for vi, v := range views {
+		ents, verr := readDirectory(r, size, v, maxEntries-len(d.Entries))
+		if len(ents) == 0 && verr == nil && vi > 0 {
+			continue // a reading that finds no directory there
+		}
+		if primary < 0 && (len(ents) > 0 || vi == 0) {
+			primary = vi
+			d.Base = max(v.Base, 0)
+			d.CDStart = v.Start
+			derr = verr
+		}
+		for _, e := range ents {
+			if vi != primary && !hasSig(r, e.Local, sigLocal) {
+				continue // this reading fails at the member: no loader reads it so
+			}
+			k := [2]int64{e.Local, e.CompSize}
+			if seen[k][e.Name] {
+				continue
+			}
+			if seen[k] == nil {
+				seen[k] = map[string]bool{}
+			}
+			seen[k][e.Name] = true
+			d.Entries = append(d.Entries, e)
+		}
+		var le *scan.LimitError
+		if errors.As(verr, &le) {
+			return d, verr
 		}
 	}
-	d.CDStart = cdOff + d.Base
-	if d.CDStart < 0 || d.CDStart > size {
-		return nil, scan.Malformedf("zip: central directory offset %d outside the file", cdOff)
+	if err := d.findHidden(r, size, maxEntries); err != nil {
+		return d, err
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(r, d.CDStart, max(endPos-d.CDStart, 0)), 64<<10)
+	return d, derr
+}
+
+// readDirectory reads central directory records from v.Start until their
+// signature stops. zipfile stops after the declared size and miniz after the
+// declared count; reading every record there covers both.
+func readDirectory(r io.ReaderAt, size int64, v dirView, maxEntries int) ([]zipEntry, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(r, v.Start, max(size-v.Start, 0)), 64<<10)
 	hdr := make([]byte, centralLen)
-	var derr error
+	var out []zipEntry
 	for {
 		if _, err := io.ReadFull(br, hdr[:4]); err != nil || string(hdr[:4]) != sigCentral {
-			break // the directory ends where its records stop
+			return out, nil // the directory ends where its records stop
 		}
-		if len(d.Entries) >= maxEntries {
-			return d, &scan.LimitError{Limit: "max-entries", Max: int64(maxEntries)}
+		if len(out) >= maxEntries {
+			return out, &scan.LimitError{Limit: "max-entries", Max: int64(maxEntries)}
 		}
 		if _, err := io.ReadFull(br, hdr[4:]); err != nil {
-			derr = scan.Malformedf("zip: truncated central directory")
-			break
+			return out, scan.Malformedf("zip: truncated central directory")
 		}
 		nameLen := int(binary.LittleEndian.Uint16(hdr[28:]))
 		extraLen := int(binary.LittleEndian.Uint16(hdr[30:]))
 		commentLen := int(binary.LittleEndian.Uint16(hdr[32:]))
 		varBuf := make([]byte, nameLen+extraLen+commentLen)
 		if _, err := io.ReadFull(br, varBuf); err != nil {
-			derr = scan.Malformedf("zip: truncated central directory")
-			break
+			return out, scan.Malformedf("zip: truncated central directory")
 		}
 		e := zipEntry{
 			Name:       string(varBuf[:nameLen]),
@@ -155,13 +256,9 @@ func readZip(r io.ReaderAt, size int64, maxEntries int) (*zipDir, error) {
 			Local:      int64(binary.LittleEndian.Uint32(hdr[42:])),
 		}
 		zip64Extra(&e, varBuf[nameLen:nameLen+extraLen])
-		e.Local += d.Base
-		d.Entries = append(d.Entries, e)
+		e.Local += v.Base
+		out = append(out, e)
 	}
-	if err := d.findHidden(r, size, maxEntries); err != nil {
-		return d, err
-	}
-	return d, derr
 }
 
 // zip64Extra applies the zip64 extended information field: the 64-bit
