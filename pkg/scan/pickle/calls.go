@@ -52,7 +52,7 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s: %s", sym, why))
 	case gDenied:
 		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
-	case gLoader:
+	case gLoader, gGetattr:
 		m.loaders = append(m.loaders, g)
 	}
 	return v, nil
@@ -84,6 +84,20 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 	switch sym := g.symbol(); {
 	case g.verdict == gLoader:
 		m.nestedLoad(g, arg(0), len(items) > 0, off, op)
+		return val{k: kUnknown}
+	case g.verdict == gGetattr:
+		// A bound method pickles as getattr(instance, "name"). That is
+		// clean only for an instance of an allowed class built in this
+		// stream and a method the class defines; the result is a bound
+		// method, and calling it later is a call of a computed object.
+		inst, name := arg(0), arg(1)
+		text, ok := m.text(name)
+		if len(items) == 2 && op == "REDUCE" && inst.k == kObj && inst.p != nil && inst.p.g != nil &&
+			inst.p.g.verdict == gAllowed && name.k == kStr && ok && methods[inst.p.g.symbol()+"."+text] {
+			g.judged = true
+		} else {
+			g.escaped = true
+		}
 		return val{k: kUnknown}
 	case sym == "copyreg.add_extension":
 		// Registers (module, name) under a code that EXT opcodes later fetch.
