@@ -129,6 +129,15 @@ for mod in walk("sklearn", SKLEARN_SKIP):
     for name in ("newObj",):
         if hasattr(mod, name) and type(getattr(mod, name)).__name__ == "cython_function_or_method":
             add("function", mod.__name__, name, sklearn, "Cython rebuild helper: newObj(cls) creates an empty instance of cls, itself judged on its own")
+# Metric functions that scorers (make_scorer(f1_score)) hold: pure functions
+# of label and score arrays.
+for modname in ("sklearn.metrics._classification", "sklearn.metrics._regression", "sklearn.metrics._ranking",
+                "sklearn.metrics.cluster._supervised", "sklearn.metrics.cluster._unsupervised"):
+    mod = importlib.import_module(modname)
+    for name, fn in sorted(vars(mod).items()):
+        if inspect.isfunction(fn) and fn.__module__ == modname and fn.__qualname__ == name and not name.startswith("_") \
+                and (name.endswith(("_score", "_error", "_loss", "_deviance")) or name in ("confusion_matrix", "classification_report")):
+            add("function", modname, name, sklearn, "scikit-learn metric defined here, held by scorers: a pure function of label and score arrays")
 from sklearn.metrics import _scorer  # noqa: E402
 
 for name, obj in sorted(vars(_scorer).items()):
