@@ -138,6 +138,16 @@ for modname in ("sklearn.metrics._classification", "sklearn.metrics._regression"
         if inspect.isfunction(fn) and fn.__module__ == modname and fn.__qualname__ == name and not name.startswith("_") \
                 and (name.endswith(("_score", "_error", "_loss", "_deviance")) or name in ("confusion_matrix", "classification_report")):
             add("function", modname, name, sklearn, "scikit-learn metric defined here, held by scorers: a pure function of label and score arrays")
+# Score and pooling functions that estimators hold as parameters
+# (SelectKBest(f_classif), BisectingKMeans' own single-run function).
+for modname, names in (("sklearn.feature_selection._univariate_selection", ("f_classif", "f_regression", "chi2", "r_regression", "f_oneway")),
+                       ("sklearn.feature_selection._mutual_info", ("mutual_info_classif", "mutual_info_regression")),
+                       ("sklearn.cluster._kmeans", ("_kmeans_single_lloyd", "_kmeans_single_elkan"))):
+    mod = importlib.import_module(modname)
+    for name in names:
+        fn = getattr(mod, name, None)
+        if inspect.isfunction(fn) and fn.__module__ == modname and fn.__qualname__ == name:
+            add("function", modname, name, sklearn, "scikit-learn computation defined here, held by an estimator as a parameter: a pure function of arrays")
 from sklearn.metrics import _scorer  # noqa: E402
 
 for name, obj in sorted(vars(_scorer).items()):
@@ -151,6 +161,15 @@ for mod in walk("torch.nn.modules"):
     for name, cls in defined_classes(mod):
         if issubclass(cls, torch.nn.Module) or name in ("_WrappedHook",):
             add("class", mod.__name__, name, torch, "PyTorch layer defined here: unpickling creates the module and sets its attributes")
+for root in ("torch.ao.nn", "torch.nn.intrinsic", "torch.nn.quantized", "torch.nn.qat"):
+    for mod in walk(root):
+        for name, cls in defined_classes(mod):
+            if issubclass(cls, torch.nn.Module):
+                add("class", mod.__name__, name, torch, "PyTorch quantised or fused layer defined here: unpickling creates the module and sets its attributes")
+for modname in ("torch.ao.quantization.stubs", "torch.nn.parallel.data_parallel"):
+    for name, cls in defined_classes(importlib.import_module(modname)):
+        if issubclass(cls, torch.nn.Module):
+            add("class", modname, name, torch, "PyTorch wrapper module defined here (quantisation stubs, DataParallel): holds other modules")
 for mod in [importlib.import_module(m) for m in ("torch.optim", "torch.optim.lr_scheduler", "torch.optim.swa_utils")] + \
         [m for m in walk("torch.optim") if m.__name__.count(".") == 2]:
     for name, cls in defined_classes(mod):
@@ -174,6 +193,18 @@ for root in ("torchvision.models", "torchvision.ops"):
             if issubclass(cls, torch.nn.Module):
                 add("class", mod.__name__, name, torchvision, "torchvision layer or model defined here: unpickling creates the module and sets its attributes")
 
+mod = importlib.import_module("torchvision.models.detection._utils")
+for name, cls in defined_classes(mod):
+    if name in ("BoxCoder", "Matcher", "BalancedPositiveNegativeSampler", "SSDMatcher"):
+        add("class", mod.__name__, name, torchvision, "torchvision detection helper defined here: holds thresholds and weights")
+for modname, names in (("torchvision.ops.boxes", ("box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou", "box_area")),
+                       ("torchvision.models.optical_flow.raft", ("_pass_through_h",))):
+    mod = importlib.import_module(modname)
+    for name in names:
+        fn = getattr(mod, name, None)
+        if inspect.isfunction(fn) and fn.__module__ == modname and fn.__qualname__ == name:
+            add("function", modname, name, torchvision, "torchvision tensor function defined here, held by a model as an attribute: a pure function of tensors")
+
 # --- NumPy: scalar type classes and dtype classes --------------------------
 import numpy  # noqa: E402
 
@@ -184,6 +215,10 @@ for name, cls in sorted(vars(numpy.dtypes).items()) if hasattr(numpy, "dtypes") 
     if inspect.isclass(cls) and issubclass(cls, numpy.dtype):
         add("class", "numpy.dtypes", name, numpy, "NumPy dtype class")
 
+for name in ("mean", "median", "sum", "std", "var", "amax", "amin", "max", "min", "nanmean", "nanmedian", "nansum", "prod"):
+    fn = getattr(numpy, name)
+    if fn.__module__ == "numpy" and fn.__name__ == name:
+        add("function", "numpy", name, numpy, "NumPy reduction held as an estimator parameter (pooling_func=numpy.mean): a pure function of arrays")
 add_emitted(numpy, [numpy.arange(3), numpy.float64(1.5), numpy.int32(2), numpy.ma.masked_array([1, 2], mask=[0, 1]),
                     numpy.random.RandomState(0), numpy.random.default_rng(0), numpy.dtype("f4"), numpy.matrix([[1]]),
                     numpy.array([b"x"]), numpy.array(["x"]), numpy.zeros(2, dtype=[("a", "i4"), ("b", "O")])],
@@ -239,6 +274,11 @@ for modname in ("pandas.core.arrays", "pandas.core.indexes", "pandas.core.dtypes
 import scipy  # noqa: E402
 import scipy.sparse  # noqa: E402
 import scipy.stats  # noqa: E402
+import scipy.interpolate  # noqa: E402
+
+for name in ("BSpline", "PPoly"):
+    cls = getattr(scipy.interpolate, name)
+    add("class", cls.__module__, cls.__qualname__, scipy, "SciPy spline defined here (SplineTransformer holds them): knots and coefficients")
 
 for mod in walk("scipy.sparse", ("scipy.sparse.linalg", "scipy.sparse.csgraph")):
     for name, cls in defined_classes(mod):

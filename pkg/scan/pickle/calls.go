@@ -52,7 +52,7 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 		m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s: %s", sym, why))
 	case gDenied:
 		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
-	case gLoader, gGetattr:
+	case gLoader, gGetattr, gPartial:
 		m.loaders = append(m.loaders, g)
 	}
 	return v, nil
@@ -99,6 +99,18 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 			g.escaped = true
 		}
 		return val{k: kUnknown}
+	case g.verdict == gPartial:
+		// torchvision models hold partial(nn.BatchNorm2d, eps=...) as a
+		// layer factory. Building the partial calls nothing; it is clean
+		// when what it wraps is an allowed global (others are reported on
+		// their own import). The partial's BUILD state cannot swap in a
+		// callable that was not imported and judged.
+		if f := arg(0); op == "REDUCE" && len(items) >= 1 && f.k == kGlobal && f.p.g.verdict == gAllowed {
+			g.judged = true
+		} else {
+			g.escaped = true
+		}
+		return val{k: kObj, p: &obj{g: g}}
 	case sym == "copyreg.add_extension":
 		// Registers (module, name) under a code that EXT opcodes later fetch.
 		mod, nm, code := arg(0), arg(1), arg(2)

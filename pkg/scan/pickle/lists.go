@@ -284,6 +284,7 @@ const (
 	gDenied                      // denied by the user's policy: critical
 	gLoader                      // a nested loader: judged by its argument
 	gGetattr                     // builtins.getattr: judged by its arguments (a bound method of an allowed instance)
+	gPartial                     // functools.partial: judged by its argument (an allowed global)
 )
 
 // classify judges the global module.name, name possibly a dotted attribute
@@ -298,6 +299,9 @@ func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
 	}
 	if sym == "builtins.getattr" || sym == "__builtin__.getattr" {
 		return gGetattr, "reaches any attribute of its argument"
+	}
+	if sym == "functools.partial" {
+		return gPartial, "wraps a callable"
 	}
 	if why := criticalReason(module, name); why != "" {
 		return gCritical, why

@@ -228,7 +228,7 @@ func (m *vm) popMark() ([]val, error) {
 // into records that v was placed inside a container, an argument list or an
 // object's state: a nested loader used that way escapes analysis.
 func into(v val) {
-	if v.k == kGlobal && (v.p.g.verdict == gLoader || v.p.g.verdict == gGetattr) {
+	if v.k == kGlobal && (v.p.g.verdict == gLoader || v.p.g.verdict == gGetattr || v.p.g.verdict == gPartial) {
 		v.p.g.escaped = true
 	}
 }
@@ -346,10 +346,17 @@ func (m *vm) one() (val, error) {
 // used in any way other than a call on a literal that was analysed.
 func (m *vm) flushLoaders() {
 	for _, g := range m.loaders {
-		if g.verdict == gGetattr {
+		switch g.verdict {
+		case gGetattr:
 			if g.escaped || !g.judged {
 				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
 					"imports "+g.symbol()+": a known code-execution primitive (reaches any attribute), not used as the bound method of an allowed class")
+			}
+			continue
+		case gPartial:
+			if g.escaped || !g.judged {
+				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
+					"imports "+g.symbol()+": in module functools, which gives code execution; not used to wrap an allowed global")
 			}
 			continue
 		}
