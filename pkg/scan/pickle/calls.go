@@ -54,7 +54,7 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 	case gDenied:
 		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
 		g.finding = len(m.pending)
-	case gLoader:
+	case gLoader, gGetattr, gPartial:
 		m.loaders = append(m.loaders, g)
 	}
 	return v, nil
@@ -88,6 +88,32 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 	case g.verdict == gLoader:
 		m.nestedLoad(g, arg(0), len(items) > 0, off, op)
 		return val{k: kUnknown}
+	case g.verdict == gGetattr:
+		// A bound method pickles as getattr(instance, "name"). That is
+		// clean only for an instance of an allowed class built in this
+		// stream and a method the class defines; the result is a bound
+		// method, and calling it later is a call of a computed object.
+		inst, name := arg(0), arg(1)
+		text, ok := m.text(name)
+		if len(items) == 2 && op == "REDUCE" && inst.k == kObj && inst.p != nil && inst.p.g != nil &&
+			inst.p.g.verdict == gAllowed && name.k == kStr && ok && methods[inst.p.g.symbol()+"."+text] {
+			g.judged = true
+		} else {
+			g.escaped = true
+		}
+		return val{k: kUnknown}
+	case g.verdict == gPartial:
+		// torchvision models hold partial(nn.BatchNorm2d, eps=...) as a
+		// layer factory. Building the partial calls nothing; it is clean
+		// when what it wraps is an allowed global (others are reported on
+		// their own import). The partial's BUILD state cannot swap in a
+		// callable that was not imported and judged.
+		if f := arg(0); op == "REDUCE" && len(items) >= 1 && f.k == kGlobal && f.p.g.verdict == gAllowed {
+			g.judged = true
+		} else {
+			g.escaped = true
+		}
+		return val{k: kObj, p: &obj{g: g}}
 	case sym == "copyreg.add_extension":
 		// Registers (module, name) under a code that EXT opcodes later fetch.
 		mod, nm, code := arg(0), arg(1), arg(2)
@@ -129,7 +155,7 @@ const maxShownArg = 200
 // runs, when the stream has the arguments as literals: "called as
 // posix.system('echo pwned')".
 func (m *vm) describeCall(g *global, items []val) {
-	if g.finding == 0 || g.called || g.finding > len(m.pending) {
+	if g.called || g.finding > len(m.pending) || g.finding == 0 && g.verdict != gGetattr {
 		return
 	}
 	g.called = true
@@ -169,8 +195,12 @@ func (m *vm) describeCall(g *global, items []val) {
 	if !literal {
 		return
 	}
-	f := &m.pending[g.finding-1]
-	f.Message += fmt.Sprintf("; called as %s(%s)", g.symbol(), strings.Join(args, ", "))
+	text := fmt.Sprintf("; called as %s(%s)", g.symbol(), strings.Join(args, ", "))
+	if g.finding == 0 {
+		g.callText = text
+		return
+	}
+	m.pending[g.finding-1].Message += text
 }
 
 func isLatin1(enc string) bool {

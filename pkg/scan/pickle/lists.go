@@ -6,10 +6,11 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-// ListVersion identifies the built-in allow and deny lists; reports and
-// `modelverify version` carry it so a verdict can be traced to the lists that
-// made it.
-const ListVersion = "2026.11.6"
+// ListVersion identifies the built-in allow and deny lists by the hash of
+// their content (the generated allowlist.tsv and the curated lists of this
+// file); reports, attestations and `modelverify version` carry it, so any
+// change of the lists shows in every verdict made with them.
+var ListVersion = listsHash()
 
 // allowGroup is a set of exact module/name pairs with the reason they are
 // safe: each is a class or rebuild function that real checkpoints reference,
@@ -169,10 +170,6 @@ var numpyUfuncs = []string{
 	"rint", "sign", "maximum", "minimum", "fmax", "fmin", "hypot", "isnan", "isinf", "isfinite", "clip",
 }
 
-// sklearnDeny are sklearn modules whose classes or functions touch files,
-// the network or the interpreter, excluded from the estimator-class rule.
-var sklearnDeny = []string{"sklearn.datasets", "sklearn.externals", "sklearn.utils._testing", "sklearn.utils._show_versions", "sklearn.utils.fixes"}
-
 // criticalModules are modules (and all their submodules) whose globals give
 // code execution, process control, file or network access, imports or
 // deserialisation. A module rule covers its submodules: asyncio covers
@@ -208,9 +205,8 @@ var criticalModules = []string{
 
 // criticalNames are single globals that are critical in modules that are not
 // critical as a whole.
-var criticalNames = map[string]bool{}
-
-func init() {
+var criticalNames = func() map[string]bool {
+	m := map[string]bool{}
 	for _, n := range []string{
 		// builtins that evaluate, import, reach attributes or open files
 		"builtins.eval", "builtins.exec", "builtins.compile", "builtins.open", "builtins.getattr",
@@ -231,9 +227,10 @@ func init() {
 		"codecs.open", "gzip.open", "gzip.GzipFile", "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile",
 		"tarfile.open", "tarfile.TarFile", "zipfile.ZipFile", "io.open", "io.FileIO", "_io.open",
 	} {
-		criticalNames[n] = true
+		m[n] = true
 	}
-}
+	return m
+}()
 
 // nestedLoaders deserialise their argument. A call with a literal byte
 // string is judged by what the string holds; any other use is critical.
@@ -258,15 +255,23 @@ var dangerousAttrs = map[string]bool{
 	"rename": true, "symlink_to": true, "hardlink_to": true, "touch": true, "chmod": true, "extractall": true,
 }
 
-// allowed holds every exact module.name of allowGroups.
-var allowed = func() map[string]bool {
-	m := map[string]bool{}
+// allowed holds every exact module.name of allowGroups and of the generated
+// list; methods holds the module.Class.method entries of the generated list.
+var allowed, methods = func() (map[string]bool, map[string]bool) {
+	a, meth := map[string]bool{}, map[string]bool{}
 	for _, g := range allowGroups {
 		for _, n := range g.names {
-			m[g.module+"."+n] = true
+			a[g.module+"."+n] = true
 		}
 	}
-	return m
+	for _, e := range generated {
+		if e.kind == "method" {
+			meth[e.module+"."+e.name] = true
+		} else {
+			a[e.module+"."+e.name] = true
+		}
+	}
+	return a, meth
 }()
 
 // verdictKind is how the VM treats a resolved global.
@@ -278,6 +283,8 @@ const (
 	gCritical                    // a known primitive: critical
 	gDenied                      // denied by the user's policy: critical
 	gLoader                      // a nested loader: judged by its argument
+	gGetattr                     // builtins.getattr: judged by its arguments (a bound method of an allowed instance)
+	gPartial                     // functools.partial: judged by its argument (an allowed global)
 )
 
 // classify judges the global module.name, name possibly a dotted attribute
@@ -290,10 +297,16 @@ func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
 	if nestedLoaders[sym] {
 		return gLoader, "deserialises its argument"
 	}
+	if sym == "builtins.getattr" || sym == "__builtin__.getattr" {
+		return gGetattr, "reaches any attribute of its argument"
+	}
+	if sym == "functools.partial" {
+		return gPartial, "wraps a callable"
+	}
 	if why := criticalReason(module, name); why != "" {
 		return gCritical, why
 	}
-	if allowed[sym] || sklearnClass(module, name) || torchModuleClass(module, name) {
+	if allowed[sym] {
 		return gAllowed, ""
 	}
 	if policy.Allows(module, name) {
@@ -350,43 +363,4 @@ func coveringModule(sym string) string {
 		}
 	}
 	return ""
-}
-
-// torchModuleClass allows PyTorch's layer classes, as a whole model saved
-// with torch.save(model) names them: CamelCase names in torch.nn.modules and
-// its submodules. Unpickling creates the module and sets its attributes;
-// functions of those modules (hook registration and the like) are not
-// allowed by this rule.
-func torchModuleClass(module, name string) bool {
-	if module != "torch.nn.modules" && !strings.HasPrefix(module, "torch.nn.modules.") {
-		return false
-	}
-	if strings.Contains(name, ".") || !isIdentifierPath(name) {
-		return false
-	}
-	return name[0] >= 'A' && name[0] <= 'Z'
-}
-
-// sklearnClass allows estimator and helper classes of scikit-learn: CamelCase
-// names (and their Cython unpickle helpers) in sklearn modules outside
-// sklearnDeny. Constructing an
-// estimator only stores its parameters; any callable parameter is itself a
-// global that is judged on its own.
-func sklearnClass(module, name string) bool {
-	if module != "sklearn" && !strings.HasPrefix(module, "sklearn.") {
-		return false
-	}
-	for _, d := range sklearnDeny {
-		if module == d || strings.HasPrefix(module, d+".") {
-			return false
-		}
-	}
-	if strings.Contains(name, ".") || !isIdentifierPath(name) {
-		return false
-	}
-	// Cython's generated unpickle helper of a class only rebuilds that class.
-	class := strings.TrimPrefix(name, "__pyx_unpickle_")
-	// Private classes (_BinMapper, _CalibratedClassifier) count too.
-	class = strings.TrimLeft(class, "_")
-	return class != "" && class[0] >= 'A' && class[0] <= 'Z'
 }

@@ -20,10 +20,23 @@ func WriteListsMarkdown(w io.Writer) error {
 	for _, g := range allowGroups {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", g.module, "`"+strings.Join(g.names, "`, `")+"`", g.reason)
 	}
-	b.WriteString("| `sklearn.*` (except ")
-	b.WriteString("`" + strings.Join(sklearnDeny, "`, `") + "`)")
-	b.WriteString(" | CamelCase class names, also private (`_BinMapper`), and their Cython `__pyx_unpickle_<Class>` helpers | scikit-learn estimators and helpers: construction only stores parameters; callables they hold are globals judged on their own |\n")
-	b.WriteString("| `torch.nn.modules.*` | CamelCase class names | PyTorch layers, as a whole model saved with `torch.save(model)` names them: unpickling creates the module and sets its attributes |\n")
+	b.WriteString("\n## Generated from the libraries\n\n")
+	b.WriteString("Written by `scripts/gen-allowlist.py` into `pkg/scan/pickle/allowlist.tsv` (embedded in the binary) from the installed\n")
+	b.WriteString("libraries: each name is listed in the module that defines it (its `__module__` and `__qualname__`), or because the\n")
+	b.WriteString("library's own pickling of its data emits it. No rule admits names by pattern: a module's namespace also holds what it\n")
+	b.WriteString("imports, and a pickle naming such a re-export gets the imported callable. A *method* `Class.method` allows\n")
+	b.WriteString("`builtins.getattr(obj, \"method\")` only when `obj` is an instance of that allowed class built in the same stream\n")
+	b.WriteString("(how pickle stores a bound method); any other `getattr` is critical.\n\n")
+	b.WriteString("| kind | module | names | library | why they are safe |\n|---|---|---|---|---|\n")
+	for i := 0; i < len(generated); {
+		e := generated[i]
+		var names []string
+		for ; i < len(generated) && generated[i].module == e.module && generated[i].kind == e.kind &&
+			generated[i].library == e.library && generated[i].version == e.version && generated[i].reason == e.reason; i++ {
+			names = append(names, generated[i].name)
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s %s | %s |\n", e.kind, e.module, codeList(names), e.library, e.version, e.reason)
+	}
 	b.WriteString("\n## Critical modules\n\nEvery global in these modules and their submodules (a rule for `asyncio` covers `asyncio.unix_events`) is critical:\nthey give code execution, process control, file or network access, imports or deserialisation.\n\n")
 	mods := append([]string(nil), criticalModules...)
 	sort.Strings(mods)

@@ -97,6 +97,9 @@ type global struct {
 	// the import (0: none), so that its first call can add the arguments.
 	finding int
 	called  bool
+	// callText is the "; called as ..." text of a getattr, whose finding
+	// is reported only when the pickle ends.
+	callText string
 }
 
 func (g *global) symbol() string { return g.module + "." + g.name }
@@ -232,7 +235,7 @@ func (m *vm) popMark() ([]val, error) {
 // into records that v was placed inside a container, an argument list or an
 // object's state: a nested loader used that way escapes analysis.
 func into(v val) {
-	if v.k == kGlobal && v.p.g.verdict == gLoader {
+	if v.k == kGlobal && (v.p.g.verdict == gLoader || v.p.g.verdict == gGetattr || v.p.g.verdict == gPartial) {
 		v.p.g.escaped = true
 	}
 }
@@ -350,6 +353,20 @@ func (m *vm) one() (val, error) {
 // used in any way other than a call on a literal that was analysed.
 func (m *vm) flushLoaders() {
 	for _, g := range m.loaders {
+		switch g.verdict {
+		case gGetattr:
+			if g.escaped || !g.judged {
+				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
+					"imports "+g.symbol()+": a known code-execution primitive (reaches any attribute), not used as the bound method of an allowed class"+g.callText)
+			}
+			continue
+		case gPartial:
+			if g.escaped || !g.judged {
+				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
+					"imports "+g.symbol()+": in module functools, which gives code execution; not used to wrap an allowed global")
+			}
+			continue
+		}
 		if g.escaped || !g.judged {
 			m.report(scan.RuleNestedPickle, scan.SeverityCritical, g.off, g.op, g.symbol(),
 				g.symbol()+" deserialises data that is not a literal in the stream, so it cannot be analysed")
