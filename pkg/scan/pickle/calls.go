@@ -405,17 +405,32 @@ func (m *vm) inlinePickle() error {
 	m.stack, m.marks, m.memo, m.proto, m.loaders = nil, nil, memo{}, 0, nil
 	_, err := m.exec()
 	m.flushLoaders()
+	// What the inner pickle found and spent belongs to the stream; only its
+	// stack, marks and memo are its own.
 	found, ops, ext, good, shadow := m.found, m.ops, m.ext, m.goodNames, m.shadowOps
+	pending, imported, serial := m.pending, m.imported, m.serial
 	*m = saved
 	m.found, m.ops, m.ext, m.goodNames, m.shadowOps = found, ops, ext, good, shadow
+	m.pending, m.imported, m.serial = pending, imported, serial
 	return err
 }
 
 // dtypeSize returns a numpy dtype's item size and whether it holds Python
 // objects, from the type string of numpy.dtype(...) and its BUILD state.
+//
+// numpy takes "holds objects" from the flags of the BUILD state as they are
+// (NPY_ITEM_REFCOUNT), whatever the fields or subarray say: a structured
+// dtype with an object field, a subarray of objects and any type string
+// with the flag set are all pickled inline by joblib. An object type string
+// whose state clears the flag has no size joblib could read safely: unknown.
 func dtypeSize(o *dtype) (int64, bool, bool) {
-	if o.hasState && o.flags&1 != 0 { // NPY_ITEM_REFCOUNT: holds objects
-		return 0, true, true
+	if o.hasState {
+		if o.flags&1 != 0 { // NPY_ITEM_REFCOUNT: holds objects
+			return 0, true, true
+		}
+		if s := strings.TrimLeft(o.str, "<>|="); strings.HasPrefix(s, "O") {
+			return 0, false, false
+		}
 	}
 	s := o.str
 	if s == "" {
