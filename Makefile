@@ -1,4 +1,5 @@
 # modelverify build targets. `make test` is what CI runs.
+SHELL   := /bin/bash
 GO       ?= go
 PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
