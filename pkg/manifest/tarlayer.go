@@ -170,19 +170,27 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// newCompressor returns the deterministic compressor of form f writing to w,
+// or nil for a plain tar.
+func newCompressor(w io.Writer, f LayerFormat) (io.WriteCloser, error) {
+	switch f {
+	case FormatTar:
+		return nil, nil
+	case FormatTarGzip:
+		return gzip.NewWriter(w), nil
+	case FormatTarZstd:
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+	}
+	return nil, fmt.Errorf("layer form %q is not a tar", f)
+}
+
 // compressTo compresses r into w as form f (gzip or zstd) deterministically.
 func compressTo(w io.Writer, f LayerFormat, r io.Reader) error {
-	var zw io.WriteCloser
-	switch f {
-	case FormatTarGzip:
-		zw = gzip.NewWriter(w)
-	case FormatTarZstd:
-		e, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return err
-		}
-		zw = e
-	default:
+	zw, err := newCompressor(w, f)
+	if err != nil {
+		return err
+	}
+	if zw == nil {
 		return fmt.Errorf("layer form %q is not compressed", f)
 	}
 	if _, err := io.Copy(zw, r); err != nil {
@@ -197,19 +205,9 @@ func compressTo(w io.Writer, f LayerFormat, r io.Reader) error {
 // by f. The same input always gives the same bytes, so push can hash a layer
 // and then upload it without storing it.
 func writeTarLayer(w io.Writer, f LayerFormat, rel string, size int64, r io.Reader) error {
-	var zw io.WriteCloser
-	switch f {
-	case FormatTar:
-	case FormatTarGzip:
-		zw = gzip.NewWriter(w)
-	case FormatTarZstd:
-		e, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return err
-		}
-		zw = e
-	default:
-		return fmt.Errorf("layer form %q is not a tar", f)
+	zw, err := newCompressor(w, f)
+	if err != nil {
+		return err
 	}
 	out := w
 	if zw != nil {

@@ -8,15 +8,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelverify/modelverify/internal/testutil/counting"
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/all"
 )
@@ -204,18 +203,6 @@ func bomb(t testing.TB, n int64, lie bool) []byte {
 	return b
 }
 
-// countingReaderAt counts the bytes a scanner reads.
-type countingReaderAt struct {
-	r io.ReaderAt
-	n atomic.Int64
-}
-
-func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.r.ReadAt(p, off)
-	c.n.Add(int64(n))
-	return n, err
-}
-
 func TestZipBombIsRejectedWithBoundedReadsAndMemory(t *testing.T) {
 	for _, lie := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sizes lie %v", lie), func(t *testing.T) {
@@ -223,14 +210,14 @@ func TestZipBombIsRejectedWithBoundedReadsAndMemory(t *testing.T) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			r := &countingReaderAt{r: bytes.NewReader(b)}
+			r := counting.NewReaderAt(bytes.NewReader(b))
 			sc := scan.New(scan.Options{Formats: all.Formats()})
 			tg := sc.ScanReaderAt(context.Background(), "t", r, int64(len(b)))
 			runtime.ReadMemStats(&after)
 			// The bomb is stopped by a limit, not read to its end: the
 			// scanner reads the small file a bounded number of times and
 			// never holds the expanded bytes.
-			if n := r.n.Load(); n > 8*int64(len(b)) {
+			if n := r.Read(); n > 8*int64(len(b)) {
 				t.Errorf("read %d bytes of a %d-byte file", n, len(b))
 			}
 			alloc := after.TotalAlloc - before.TotalAlloc
@@ -244,7 +231,7 @@ func TestZipBombIsRejectedWithBoundedReadsAndMemory(t *testing.T) {
 			if len(lim) == 0 || !strings.Contains(lim[0].Message, "max-ratio") {
 				t.Errorf("no max-ratio finding: %+v", tg.Findings)
 			}
-			t.Logf("%d-byte bomb rejected: %d bytes read, %d MiB allocated", len(b), r.n.Load(), alloc>>20)
+			t.Logf("%d-byte bomb rejected: %d bytes read, %d MiB allocated", len(b), r.Read(), alloc>>20)
 		})
 	}
 }

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelverify/modelverify/internal/testutil/counting"
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/all"
 	"github.com/modelverify/modelverify/pkg/scan/compress"
@@ -98,18 +97,6 @@ func TestTruncatedStreamStillScansWhatItHolds(t *testing.T) {
 	}
 }
 
-// countingReaderAt counts the bytes a scanner reads.
-type countingReaderAt struct {
-	r io.ReaderAt
-	n atomic.Int64
-}
-
-func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.r.ReadAt(p, off)
-	c.n.Add(int64(n))
-	return n, err
-}
-
 func TestBombsHitALimit(t *testing.T) {
 	zeros := make([]byte, 1<<20)
 	var gz bytes.Buffer
@@ -134,15 +121,15 @@ func TestBombsHitALimit(t *testing.T) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			r := &countingReaderAt{r: bytes.NewReader(c.data)}
+			r := counting.NewReaderAt(bytes.NewReader(c.data))
 			sc := scan.New(scan.Options{Formats: all.Formats()})
 			tg := sc.ScanReaderAt(context.Background(), "t", r, int64(len(c.data)))
 			runtime.ReadMemStats(&after)
-			if n := r.n.Load(); n > 8*int64(len(c.data)) {
+			if n := r.Read(); n > 8*int64(len(c.data)) {
 				t.Errorf("read %d bytes of a %d-byte file", n, len(c.data))
 			}
 			alloc := after.TotalAlloc - before.TotalAlloc
-			t.Logf("%d bytes read, %d MiB allocated", r.n.Load(), alloc>>20)
+			t.Logf("%d bytes read, %d MiB allocated", r.Read(), alloc>>20)
 			if alloc > 256<<20 {
 				t.Errorf("allocated %d MiB", alloc>>20)
 			}

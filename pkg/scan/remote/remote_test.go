@@ -229,12 +229,6 @@ func TestScanAppliesTheLayersOfAModelcar(t *testing.T) {
 
 func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
-	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// What "oras push REF evil.pt" writes: the raw file under oras's default
 	// layer type, and a Helm-like gzip tar layer holding a pickle.
 	evil := fixture(t, "malicious/torch_zip_reduce.pt")
@@ -242,23 +236,9 @@ func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 	l1 := content.NewDescriptorFromBytes("application/vnd.oci.image.layer.v1.tar", evil)
 	l1.Annotations = map[string]string{ocispec.AnnotationTitle: "evil.pt"}
 	l2 := content.NewDescriptorFromBytes("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)
-	for _, b := range []struct {
-		d ocispec.Descriptor
-		b []byte
-	}{{l1, evil}, {l2, chart}} {
-		if err := target.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, "application/vnd.example.thing", oras.PackManifestOptions{Layers: []ocispec.Descriptor{l1, l2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Tag(ctx, md, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	ref := layoutArtifact(t, "application/vnd.example.thing", []blob{{l1, evil}, {l2, chart}}, nil)
 	sc := scan.New(scan.Options{Formats: all.Formats()})
-	res, err := remote.ScanArtifact(ctx, sc, r.String(), manifest.RegistryOptions{})
+	res, err := remote.ScanArtifact(ctx, sc, ref, manifest.RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,42 +258,64 @@ func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 
 func TestScanReportsAHostileTarLayerAsMalformed(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
-	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A tar whose first entry is a symlink out of the model folder.
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "weights", Linkname: "/etc"})
 	tw.Close()
-	blob := buf.Bytes()
-	layer := content.NewDescriptorFromBytes(manifest.KindWeight.LayerMediaType(manifest.FormatTar), blob)
+	tarBlob := buf.Bytes()
+	layer := content.NewDescriptorFromBytes(manifest.KindWeight.LayerMediaType(manifest.FormatTar), tarBlob)
 	cfg := []byte(`{"descriptor":{},"config":{},"modelfs":{"type":"layers","diff_ids":[]}}`)
 	cd := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
-	for _, b := range []struct {
-		d ocispec.Descriptor
-		b []byte
-	}{{layer, blob}, {cd, cfg}} {
-		if err := target.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, manifest.ArtifactTypeModel, oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}, ConfigDescriptor: &cd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Tag(ctx, md, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	ref := layoutArtifact(t, manifest.ArtifactTypeModel, []blob{{layer, tarBlob}}, &blob{cd, cfg})
 	sc := scan.New(scan.Options{Formats: all.Formats()})
-	targets, err := remote.Scan(ctx, sc, r.String(), manifest.RegistryOptions{})
+	targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(targets) != 1 || targets[0].Verdict != scan.VerdictMalformed || !strings.Contains(targets[0].Error, "link") {
 		t.Fatalf("targets %+v, want one malformed target about the link", targets)
 	}
+}
+
+// blob is one blob of a test artifact and its descriptor.
+type blob struct {
+	d ocispec.Descriptor
+	b []byte
+}
+
+// layoutArtifact pushes blobs into a new OCI layout and tags as v1 the
+// manifest of type artifactType over layers (and config, when not nil); it
+// returns the tag's reference.
+func layoutArtifact(t *testing.T, artifactType string, layers []blob, config *blob) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "layout")
+	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := oras.PackManifestOptions{}
+	all := layers
+	for _, l := range layers {
+		opts.Layers = append(opts.Layers, l.d)
+	}
+	if config != nil {
+		opts.ConfigDescriptor = &config.d
+		all = append(all, *config)
+	}
+	for _, b := range all {
+		if err := target.Push(ctx, b.d, bytes.NewReader(b.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, artifactType, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	return r.String()
 }
