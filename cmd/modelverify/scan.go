@@ -41,6 +41,7 @@ type scanOptions struct {
 	format      string
 	output      string
 	sarifBase   string
+	html        string
 	failOn      string
 	policy      string
 	quiet       bool
@@ -68,14 +69,17 @@ Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 a target could not
 be read completely (malformed, truncated, a limit hit), 3 usage error.`,
 		Example: `  modelverify scan pytorch_model.bin
   modelverify scan --format sarif -o scan.sarif ./models
+  modelverify scan --format html -o report.html ./models
+  modelverify scan --format sarif -o scan.sarif --html report.html ./models
   modelverify scan --fail-on critical --policy allow.yaml model.pkl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.format, "format", "text", "output format: text, json or sarif")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json, sarif or html (one self-contained page)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
 	fs.StringVar(&o.sarifBase, "sarif-base", "", "folder that SARIF artifact URIs are relative to (default: the root of the git repository holding the working directory)")
+	fs.StringVar(&o.html, "html", "", "also write the HTML report to this file, from the same scan")
 	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low or none")
 	fs.StringVar(&o.policy, "policy", "", "YAML scan policy with extra allowed or denied globals")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing; report through the exit code only")
@@ -96,9 +100,9 @@ func (o *scanOptions) scanner() (*scan.Scanner, error) {
 		return nil, usageErrorf("--fail-on: want critical, high, medium, low or none")
 	}
 	switch o.format {
-	case "text", "json", "sarif":
+	case "text", "json", "sarif", "html":
 	default:
-		return nil, usageErrorf("--format: want text, json or sarif, not %q", o.format)
+		return nil, usageErrorf("--format: want text, json, sarif or html, not %q", o.format)
 	}
 	var policy *scan.Policy
 	if o.policy != "" {
@@ -146,8 +150,13 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 		targets = append(targets, ts...)
 	}
 	rep := scan.NewReport(scanTool(), targets)
-	if err := o.write(cmd, rep, sc.FailOn(), exitCode(reportExit(rep))); err != nil {
+	if err := o.write(cmd, rep, sc.FailOn(), exitCode(reportExit(rep)), args); err != nil {
 		return withCode(exitFailed, err)
+	}
+	if o.html != "" {
+		if err := writeHTMLFile(o.html, rep, args); err != nil {
+			return withCode(exitFailed, err)
+		}
 	}
 	if err := o.attest.attest(cmd.Context(), cmd, args, rep); err != nil {
 		return err
@@ -170,7 +179,23 @@ func reportExit(rep *scan.Report) error {
 	return nil
 }
 
-func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Severity, exitCode int) error {
+// writeHTMLFile writes the HTML report beside the main one.
+func writeHTMLFile(path string, rep *scan.Report, args []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	if err := scan.WriteHTML(f, rep, scan.HTMLOptions{Targets: args}); err != nil {
+		f.Close()
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	return nil
+}
+
+func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Severity, exitCode int, args []string) error {
 	if o.quiet && o.output == "" {
 		return nil
 	}
@@ -188,6 +213,8 @@ func (o *scanOptions) write(cmd *cobra.Command, rep *scan.Report, failOn scan.Se
 		return scan.WriteJSON(w, rep)
 	case "sarif":
 		return scan.WriteSARIFWith(w, rep, scan.SARIFOptions{Base: o.sarifBase, ExitCode: exitCode})
+	case "html":
+		return scan.WriteHTML(w, rep, scan.HTMLOptions{Targets: args})
 	}
 	show := failOn
 	if show == scan.SeverityNone {

@@ -170,3 +170,31 @@ func TestScanSARIFIsValid21(t *testing.T) {
 		}
 	}
 }
+
+// One scan writes SARIF and, with --html, the HTML page from the same report.
+func TestScanWritesHTMLBesideSARIF(t *testing.T) {
+	dir := t.TempDir()
+	sarif, page := filepath.Join(dir, "scan.sarif"), filepath.Join(dir, "report.html")
+	mal := fixture("pickle", "malicious", "os_system_v4.pkl")
+	_, errOut, code := runCLI(t, "scan", "--format", "sarif", "-o", sarif, "--html", page, mal)
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var log map[string]any
+	if b, err := os.ReadFile(sarif); err != nil || json.Unmarshal(b, &log) != nil {
+		t.Fatalf("SARIF not written: %v", err)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"<!DOCTYPE html>", "Content-Security-Policy", "posix.system", "CRITICAL", "MV-PICKLE-DANGEROUS-GLOBAL", "os_system_v4.pkl"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("HTML report lacks %q", s)
+		}
+	}
+	out, _, code := runCLI(t, "scan", "--format", "html", fixture("pickle", "benign", "plain_v4.pkl"))
+	if code != 0 || !strings.HasPrefix(out, "<!DOCTYPE html>") || !strings.Contains(out, "plain_v4.pkl") {
+		t.Errorf("--format html: exit %d, output starts %.80q", code, out)
+	}
+}

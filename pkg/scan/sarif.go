@@ -132,12 +132,8 @@ const (
 	SARIFBaseOCI = "OCI"
 )
 
-// InformationURI is the project's home page, and RulesDocURI the page with a
-// section per rule id.
-const (
-	InformationURI = "https://github.com/modelverify/modelverify"
-	RulesDocURI    = InformationURI + "/blob/main/docs/rules.md"
-)
+// InformationURI is the project's home page.
+const InformationURI = "https://github.com/modelverify/modelverify"
 
 // SARIFOptions are what a SARIF log says besides the report.
 type SARIFOptions struct {
@@ -150,87 +146,6 @@ type SARIFOptions struct {
 	ExitCode int
 }
 
-// rule describes one rule id for SARIF and docs/rules.md.
-type rule struct {
-	short, full, help string
-}
-
-// Rules maps each rule id to its descriptions: short, full, and what to do.
-var rules = map[string]rule{
-	RuleDangerousGlobal: {"Pickle imports a known code-execution, file, process, network or import primitive",
-		"Loading the file with pickle, torch.load, joblib.load or numpy.load(allow_pickle=True) calls a function that runs commands, evaluates code, opens files or sockets, or imports modules.",
-		"Do not load the file. Obtain the model from its publisher again, prefer a format without code (safetensors, ONNX, GGUF), and load PyTorch checkpoints with torch.load(weights_only=True)."},
-	RuleUnknownGlobal: {"Pickle imports a global that is not on the allowlist",
-		"The scanner allows only exact module and name pairs vetted from real checkpoints; this global is not one of them, so loading the file runs code whose effect was not judged.",
-		"Check what the global does. If it is safe, allow it with a ScanPolicy file passed as --policy (see docs/policy.md)."},
-	RuleDynamicGlobal: {"Pickle computes what it imports or calls at load time",
-		"The module or name that STACK_GLOBAL imports is not a plain string in the stream, so what runs is decided only when the file is loaded.",
-		"Do not load the file; no real checkpoint computes its imports."},
-	RuleExtension: {"Pickle uses a copyreg extension code",
-		"EXT1/EXT2/EXT4 opcodes import whatever the loading process registered in copyreg's extension registry, which the file cannot be judged by.",
-		"Do not load the file unless you control the loading process's extension registry."},
-	RuleNestedPickle: {"Pickle deserialises nested data that is dangerous or cannot be analysed",
-		"The stream calls a deserialiser (pickle.loads, torch.load, joblib.load, ...) whose argument is dangerous, cannot be analysed completely, or is not a literal.",
-		"Do not load the file; see the nested finding for what the inner data runs."},
-	RulePolicyDenied: {"Pickle imports a global that the scan policy denies",
-		"The ScanPolicy given with --policy denies this global.",
-		"Do not load the file, or change the policy if the denial is wrong."},
-	RuleMalformed: {"Model file could not be read completely",
-		"The content is recognisably a model format, or named like one, but does not parse completely; a loader may read it differently from the scanner.",
-		"Obtain the file again; a truncated download or a file built to confuse scanners both end here."},
-	RuleLimit: {"A resource limit was hit while scanning",
-		"A scan limit (depth, entries, expanded bytes, memo size, opcodes) stopped the scan before the content was read completely.",
-		"Raise the named limit with its scan flag if the file is legitimately that large, and scan again."},
-	RuleTrailingData: {"Data after the last pickle",
-		"Bytes follow the pickle's STOP opcode that are not another pickle; some loaders read them.",
-		"Find out what the bytes are before loading the file."},
-	RuleSafetensors: {"safetensors header is inconsistent",
-		"The safetensors header lies about tensor sizes or offsets, or overlaps them.",
-		"Obtain the file again; loaders may read out of bounds or different data."},
-	RuleArchive: {"Archive layout trick",
-		"The archive has duplicate member names, odd members or other tricks that make loaders and scanners see different content.",
-		"Do not load the file until the archive is rebuilt from trusted parts."},
-	RuleUnsupportedInner: {"Content that no format understands",
-		"A member or stream inside a container is in no format the scanner knows.",
-		"Check what the member is."},
-	RuleTemplateInjection: {"Chat template reaches Python internals",
-		"A Jinja chat template reaches dunder attributes, modules or builtins that run code when the template is rendered.",
-		"Do not render the template; replace it with the publisher's original."},
-	RuleTemplateUnparsed: {"Chat template could not be parsed",
-		"The chat template is not valid for the analyser and was judged by its text alone.",
-		"Check the template by hand."},
-	RuleTemplateInclude: {"Chat template loads other templates",
-		"include, import or extends load templates the scan did not see.",
-		"Make sure the loaded templates come from a trusted place."},
-	RuleExternalData: {"ONNX external data outside the model folder",
-		"An ONNX tensor's external-data location points outside the model folder, so loading reads other files.",
-		"Do not load the model."},
-	RuleCustomOperator: {"ONNX operator from a custom domain",
-		"An ONNX node uses an operator domain that needs a custom library to run.",
-		"Load the model only with a runtime whose custom operators you trust."},
-	RuleKerasLambda: {"Keras Lambda layer with marshalled bytecode",
-		"A Keras Lambda layer carries Python bytecode that runs when the model is loaded or called.",
-		"Load with safe_mode=True, or rebuild the model without the Lambda layer."},
-	RuleKerasModule: {"Keras object from a module outside Keras",
-		"The Keras config names a module or registered object that Keras imports when loading.",
-		"Check the module before loading the model."},
-	RuleTFDangerousOp: {"TensorFlow op that reads or writes files or runs Python",
-		"The SavedModel graph has ops that touch files or run Python when the graph runs.",
-		"Do not serve the model until the ops are accounted for."},
-	RuleExecutable: {"Program or script where model data should be",
-		"A native executable (ELF, PE, Mach-O, APE/llamafile), a Java class or a script sits where model data should be; a loader or a user may run it.",
-		"Find out why a program ships with the model; do not run it."},
-	RuleRemoteCode: {"Model config that makes the loader import Python code",
-		"A config (auto_map, custom_pipelines, diffusers components, sentence-transformers modules, MLflow or TorchServe manifests) names Python code that runs when the model is loaded with remote code enabled.",
-		"Review the named code file; allow it by path and digest with allowCode in a ScanPolicy once reviewed."},
-	RulePythonCode: {"Python code that runs when imported",
-		"A Python file in the model runs when the loader imports it.",
-		"Review the file; allow it by path and digest with allowCode in a ScanPolicy once reviewed."},
-	RulePythonDangerous: {"Python code that runs processes, writes files, reaches the network or runs dynamic code",
-		"The Python file calls process, file-write, network, dynamic-code, ctypes or nested-deserialisation functions.",
-		"Do not load the model with remote code enabled until the calls are accounted for."},
-}
-
 // ruleName is the rule id as a PascalCase name: MV-PICKLE-UNKNOWN-GLOBAL is
 // PickleUnknownGlobal.
 func ruleName(id string) string {
@@ -240,31 +155,6 @@ func ruleName(id string) string {
 			continue
 		}
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
-}
-
-func ruleInfo(id string) rule {
-	r, ok := rules[id]
-	if !ok {
-		r = rule{id, id, "See " + RulesDocURI + "."}
-	}
-	return r
-}
-
-// RulesMarkdown is docs/rules.md: a section per rule id.
-func RulesMarkdown() string {
-	ids := make([]string, 0, len(rules))
-	for id := range rules {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	var b strings.Builder
-	b.WriteString("# Scan rules\n\nGenerated from `pkg/scan/sarif.go` by `go test ./pkg/scan -run TestRulesDoc -update`; do not edit.\n" +
-		"Each rule id of the JSON and SARIF reports has a section here; SARIF rules link to it.\n")
-	for _, id := range ids {
-		r := rules[id]
-		b.WriteString("\n## " + id + "\n\n" + r.short + ".\n\n" + r.full + "\n\n**What to do:** " + r.help + "\n")
 	}
 	return b.String()
 }
@@ -379,11 +269,11 @@ func WriteSARIFWith(w io.Writer, r *Report, opts SARIFOptions) error {
 	run.Tool.Driver.Rules = []sarifRule{}
 	for i, id := range ids {
 		ruleIndex[id] = i
-		ri := ruleInfo(id)
-		anchor := RulesDocURI + "#" + strings.ToLower(id)
+		ri, _ := RuleHelp(id)
+		anchor := ri.URL()
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
-			ID: id, Name: ruleName(id), ShortDescription: sarifText{ri.short}, FullDescription: sarifText{ri.full},
-			Help:    sarifHelp{Text: ri.full + " " + ri.help, Markdown: ri.full + "\n\n**What to do:** " + ri.help + "\n\n[" + id + "](" + anchor + ")"},
+			ID: id, Name: ruleName(id), ShortDescription: sarifText{ri.Title}, FullDescription: sarifText{ri.Description},
+			Help:    sarifHelp{Text: ri.Description + " " + ri.Remedy, Markdown: ri.Description + "\n\n**What to do:** " + ri.Remedy + "\n\n[" + id + "](" + anchor + ")"},
 			HelpURI: anchor, DefaultConfiguration: sarifConfig{Level: sarifLevel(worst[id])},
 			Properties: sarifRuleProp{SecuritySeverity: severityScore[worst[id]], Tags: []string{"security", "supply-chain"}},
 		})

@@ -134,8 +134,12 @@ func TestActionEndToEnd(t *testing.T) {
 			t.Errorf("outputs %v", outs["run"])
 		}
 		checkSARIF(t, sarif, 0)
-		if len(r.skipped) != 1 || !strings.HasPrefix(r.skipped[0], "github/codeql-action/upload-sarif@") {
+		if len(r.skipped) != 2 || !strings.HasPrefix(r.skipped[0], "github/codeql-action/upload-sarif@") ||
+			!strings.HasPrefix(r.skipped[1], "actions/upload-artifact@") {
 			t.Errorf("uses: steps %v", r.skipped)
+		}
+		if outs["run"]["html"] != "" {
+			t.Errorf("an HTML report without the html input: %v", outs["run"])
 		}
 		if !strings.Contains(r.log.String(), "modelverify "+releaseVersion) {
 			t.Errorf("the installed release did not run:\n%s", r.log.String())
@@ -176,6 +180,21 @@ func TestActionEndToEnd(t *testing.T) {
 			t.Errorf("outputs %v", outs["run"])
 		}
 		checkSARIF(t, sarif, 1)
+	})
+	t.Run("scan writes the HTML report beside SARIF for the job artifact", func(t *testing.T) {
+		bad := filepath.Join(work, "bad-html")
+		os.MkdirAll(bad, 0o755)
+		copyDir(t, filepath.Join(repoRoot, "fixtures", "pickle", "malicious", "os_system_v4.pkl"), filepath.Join(bad, "model.pkl"))
+		sarif, page := filepath.Join(work, "report.sarif"), filepath.Join(work, "report.html")
+		outs := expect(t, r, 1, with("command", "scan", "target", bad, "sarif", sarif, "html", page))
+		if outs["run"]["html"] != page || outs["run"]["sarif"] != sarif {
+			t.Errorf("outputs %v", outs["run"])
+		}
+		checkSARIF(t, sarif, 1)
+		b, err := os.ReadFile(page)
+		if err != nil || !strings.Contains(string(b), "Content-Security-Policy") || !strings.Contains(string(b), "posix.system") {
+			t.Errorf("HTML report: %v %.200s", err, b)
+		}
 	})
 	t.Run("keyless signing without id-token permission is a configuration error", func(t *testing.T) {
 		noToken := map[string]string{}
