@@ -93,10 +93,13 @@ func TestGitLabRecipeRuns(t *testing.T) {
 	if code, out := runJob(t, recipe.Scan, vars, project); code != 0 {
 		t.Fatalf("modelverify-scan: exit %d\n%s", code, out)
 	}
-	for _, f := range []string{"modelverify.json", "modelverify.sarif"} {
+	for _, f := range []string{"modelverify.json", "modelverify.sarif", "modelverify.html"} {
 		if _, err := os.Stat(filepath.Join(project, f)); err != nil {
 			t.Errorf("artifact %s: %v", f, err)
 		}
+	}
+	if page, err := os.ReadFile(filepath.Join(project, "modelverify.html")); err != nil || !strings.Contains(string(page), "Content-Security-Policy") || !strings.Contains(string(page), "pytorch_model.bin") {
+		t.Errorf("modelverify.html is not the HTML report of the model folder: %v\n%.300s", err, page)
 	}
 	// id_tokens gives the job SIGSTORE_ID_TOKEN.
 	vars["SIGSTORE_ID_TOKEN"] = stack.GitLabToken(t, path, branch)
