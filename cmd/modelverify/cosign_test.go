@@ -11,6 +11,7 @@ import (
 	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -97,7 +98,7 @@ func TestCosignVerifiesModelverifySignatures(t *testing.T) {
 			if out, err := cosign(t, bin, nil, verify...); err != nil || !strings.Contains(out, sign.PredicateTypeManifest) {
 				t.Fatalf("cosign verify: %v\n%s", err, out)
 			}
-			att := []string{"verify-attestation", "--key", keys + ".pub", "--insecure-ignore-tlog", "--allow-http-registry", "--type", sign.PredicateTypeScan, ref}
+			att := []string{"verify-attestation", "--key", keys + ".pub", "--insecure-ignore-tlog", "--allow-http-registry", "--type", attest.PredicateType, ref}
 			if out, err := cosign(t, bin, nil, att...); err != nil {
 				t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
 			}
@@ -159,7 +160,7 @@ func TestModelverifyVerifiesCosignSignatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			expectExit(t, 0, "admit", "--plain-http", "--policy", policy, ref)
-			if out, err := cosign(t, bin, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--type", sign.PredicateTypeScan, ref); err != nil {
+			if out, err := cosign(t, bin, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--type", attest.PredicateType, ref); err != nil {
 				t.Fatalf("cosign verify-attestation of a scan signed with cosign's key: %v\n%s", err, out)
 			}
 			repo, digest, _ := strings.Cut(ref, "@")

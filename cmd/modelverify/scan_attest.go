@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -68,7 +69,11 @@ func (o *attestOptions) attest(ctx context.Context, cmd *cobra.Command, targets 
 		if err != nil {
 			return withCode(exitFailed, err)
 		}
-		d, err := sign.AttestScanOCI(ctx, s, t, desc, ref.Repository, rep)
+		h, err := sign.SubjectHex(desc)
+		if err != nil {
+			return withCode(exitFailed, fmt.Errorf("attest: %w", err))
+		}
+		d, err := sign.AttestOCI(ctx, s, t, desc, attest.New(ref.Repository, h, rep), attest.PredicateType)
 		if err != nil {
 			return withCode(exitFailed, fmt.Errorf("attest: %w", err))
 		}
@@ -78,13 +83,15 @@ func (o *attestOptions) attest(ctx context.Context, cmd *cobra.Command, targets 
 	if _, err := os.Stat(target); err != nil {
 		return withCode(exitFailed, err)
 	}
-	root, err := sign.AttestScanFolder(ctx, s, target, o.signature, sign.FolderOptions{}, rep)
+	root, err := sign.AttestFolder(ctx, s, target, o.signature, sign.FolderOptions{}, func(name, root string) any {
+		return attest.New(name, root, rep)
+	})
 	if err != nil {
 		return withCode(exitFailed, fmt.Errorf("attest: %w", err))
 	}
 	where := o.signature
 	if where == "" {
-		where = sign.DefaultScanSignaturePath(target)
+		where = sign.DefaultAttestationPath(target)
 	}
 	fmt.Fprintf(out, "scan attestation for sha256:%s written to %s\n", root, where)
 	return nil

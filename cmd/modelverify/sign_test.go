@@ -18,6 +18,7 @@ import (
 	"github.com/modelverify/modelverify/internal/testutil/sigstore"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -265,7 +266,7 @@ func TestRequireScanOnAFolder(t *testing.T) {
 	s, _ := sign.NewKeySigner(priv)
 	attest := func(findings []scan.Finding, verdict scan.Verdict) {
 		rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, []scan.Target{{Path: "model.safetensors", Verdict: verdict, Findings: findings}})
-		if _, err := sign.AttestScanFolder(context.Background(), s, dir, "", sign.FolderOptions{}, rep); err != nil {
+		if _, err := sign.AttestFolder(context.Background(), s, dir, "", sign.FolderOptions{}, func(name, root string) any { return attest.New(name, root, rep) }); err != nil {
 			t.Fatal(err)
 		}
 	}

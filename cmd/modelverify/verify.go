@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -8,11 +10,13 @@ import (
 	"os"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
 
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -133,10 +137,57 @@ func verifyExit(err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	if sign.IsVerificationError(err) {
+	if sign.IsVerificationError(err) || errors.Is(err, attest.ErrStatement) || errors.Is(err, attest.ErrRejected) {
 		return withCode(exitViolated, fmt.Errorf("verification failed: %w", err))
 	}
 	return withCode(exitFailed, err)
+}
+
+// scanAttestation is a verified scan attestation: who signed it and what
+// the scan found.
+type scanAttestation struct {
+	Signer    sign.SignerInfo   `json:"signer"`
+	Predicate *attest.Predicate `json:"predicate"`
+}
+
+// verifyScanAttestation verifies a folder's scan attestation about the
+// model with OMS root digest rootHex.
+func verifyScanAttestation(v *sign.Verifier, bundleJSON []byte, rootHex string) (*scanAttestation, error) {
+	a, err := v.VerifyAttestation(bundleJSON, attest.PredicateType, rootHex)
+	if err != nil {
+		return nil, err
+	}
+	p, err := attest.Parse(a.Payload, rootHex)
+	if err != nil {
+		return nil, err
+	}
+	return &scanAttestation{a.Signer, p}, nil
+}
+
+// verifyScanOCI finds the scan attestations about the manifest desc that
+// an authority signed; with several, the most recent scan is the one that
+// counts.
+func verifyScanOCI(ctx context.Context, v *sign.Verifier, t manifest.Target, desc ocispec.Descriptor) (*scanAttestation, error) {
+	atts, err := v.VerifyAttestationsOCI(ctx, t, desc, attest.PredicateType)
+	if err != nil {
+		return nil, err
+	}
+	var best *scanAttestation
+	var firstErr error
+	for _, a := range atts {
+		p, err := attest.Parse(a.Payload, desc.Digest.Encoded())
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if best == nil || p.ScannedAt.After(best.Predicate.ScannedAt) {
+			best = &scanAttestation{a.Signer, p}
+		}
+	}
+	if best == nil {
+		return nil, firstErr
+	}
+	return best, nil
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -181,7 +232,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 			}
 			target := args[0]
 			var res *sign.Result
-			var scanRes *sign.ScanResult
+			var scanRes *scanAttestation
 			if isOCIRef(target) {
 				t, ref, err := ro.Open(cmd.Context(), target, false)
 				if err != nil {
@@ -195,7 +246,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 					return verifyExit(err)
 				}
 				if cmd.Flags().Changed("require-scan") {
-					if scanRes, err = v.VerifyScanOCI(cmd.Context(), t, desc); err != nil {
+					if scanRes, err = verifyScanOCI(cmd.Context(), v, t, desc); err != nil {
 						return verifyExit(err)
 					}
 				}
@@ -212,7 +263,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 					return verifyExit(err)
 				}
 				if cmd.Flags().Changed("require-scan") {
-					sigPath := sign.DefaultScanSignaturePath(target)
+					sigPath := sign.DefaultAttestationPath(target)
 					if ff.signature != "" {
 						sigPath = strings.TrimSuffix(ff.signature, ".sig") + ".scan.sig"
 					}
@@ -220,13 +271,13 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 					if err != nil {
 						return verifyExit(err)
 					}
-					if scanRes, err = v.VerifyScanAttestation(data, res.Digest); err != nil {
+					if scanRes, err = verifyScanAttestation(v, data, res.Digest); err != nil {
 						return verifyExit(err)
 					}
 				}
 			}
 			if scanRes != nil {
-				if err := scanRes.Satisfies(failOn); err != nil {
+				if err := (attest.Requirement{FailOn: failOn}).Check(scanRes.Predicate); err != nil {
 					return verifyExit(err)
 				}
 			}
@@ -237,7 +288,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 				return enc.Encode(struct {
 					Verified bool             `json:"verified"`
 					Model    *sign.Result     `json:"model"`
-					Scan     *sign.ScanResult `json:"scan,omitempty"`
+					Scan     *scanAttestation `json:"scan,omitempty"`
 				}{true, res, scanRes})
 			}
 			if res.PredicateType == sign.PredicateTypeManifest {

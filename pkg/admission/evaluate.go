@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 )
 
 // Model is a reference to check and where it was found.
@@ -273,8 +273,8 @@ func (r *rule) verify(ctx context.Context, ref Reference) verdict {
 	// is not outweighed by an older clean one.
 	sort.Slice(results, func(i, j int) bool { return results[i].authority < results[j].authority })
 	for _, s := range results {
-		if why := r.scanProblem(s.ScanResult); why != "" {
-			return verdict{Denied, reason + "; scan attested by " + s.authority + " " + why}
+		if err := attest.AllowUpTo(r.maxSeverity).Check(s.scan); err != nil {
+			return verdict{Denied, reason + "; scan attested by " + s.authority + ": " + strings.TrimPrefix(err.Error(), attest.ErrRejected.Error()+": the attested scan ") + " (policy maxSeverity " + r.maxSeverity.String() + ")"}
 		}
 	}
 	return verdict{Admitted, reason + "; scan attested by " + results[0].authority}
@@ -282,24 +282,5 @@ func (r *rule) verify(ctx context.Context, ref Reference) verdict {
 
 type scanFrom struct {
 	authority string
-	ScanResult
-}
-
-func (r *rule) scanProblem(s ScanResult) string {
-	switch s.Verdict {
-	case scan.VerdictMalformed:
-		return "says the model could not be read completely (malformed)"
-	case scan.VerdictUnsupported:
-		return "says the model format is unsupported"
-	case scan.VerdictClean, scan.VerdictDangerous:
-	default:
-		return fmt.Sprintf("has unknown verdict %q", s.Verdict)
-	}
-	if s.Findings > 0 && s.MaxSeverity > r.maxSeverity {
-		return fmt.Sprintf("reports %s findings (verdict %s), above maxSeverity %s", s.MaxSeverity, s.Verdict, r.maxSeverity)
-	}
-	if s.Verdict == scan.VerdictDangerous && s.Findings == 0 {
-		return "says dangerous"
-	}
-	return ""
+	scan      *attest.Predicate
 }

@@ -59,6 +59,21 @@ func TestEvaluateOutcomes(t *testing.T) {
 	}
 }
 
+// maxSeverity: none admits no finding at all, not every finding.
+func TestMaxSeverityNoneAdmitsNoFinding(t *testing.T) {
+	w := newWorld()
+	good, info := digestOf("good"), digestOf("info")
+	w.sign("release", good, clean)
+	w.sign("release", info, dangerous(scan.SeverityInfo))
+	p := compileTest(t, w, strings.Replace(testPolicy("enforce", ""), "maxSeverity: medium", "maxSeverity: none", 1), Options{})
+	for ref, want := range map[string]Outcome{"registry.test/models/g@" + good: Admitted, "registry.test/models/i@" + info: Denied} {
+		d := p.Evaluate(context.Background(), []Model{{Ref: ref, Source: "test"}}, EvalOptions{})
+		if m := d.Models[0]; m.Outcome != want {
+			t.Errorf("%s: %s %q, want %s", ref, m.Outcome, m.Reason, want)
+		}
+	}
+}
+
 func TestDecisionMessageNamesEveryFailure(t *testing.T) {
 	w := newWorld()
 	good := digestOf("good")

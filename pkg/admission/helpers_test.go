@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 )
 
 // The doubles below stand in for the registry and signature adapters,
@@ -19,7 +20,7 @@ import (
 // evidence is what one authority has signed for one digest.
 type evidence struct {
 	signed bool
-	scan   *ScanResult
+	scan   *attest.Predicate
 }
 
 type world struct {
@@ -49,7 +50,7 @@ func (w *world) tag(ref string, digest string) {
 	w.tags[r.Name()+":"+r.Tag] = digest
 }
 
-func (w *world) sign(authority, digest string, s *ScanResult) {
+func (w *world) sign(authority, digest string, s *attest.Predicate) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.evidence[authority] == nil {
@@ -95,14 +96,14 @@ func (a worldAuthority) VerifySignature(_ context.Context, ref Reference) error 
 	return nil
 }
 
-func (a worldAuthority) VerifiedScan(_ context.Context, ref Reference) (ScanResult, error) {
+func (a worldAuthority) VerifiedScan(_ context.Context, ref Reference) (*attest.Predicate, error) {
 	a.w.mu.Lock()
 	defer a.w.mu.Unlock()
 	e := a.w.evidence[a.name][ref.Digest]
 	if e.scan == nil {
-		return ScanResult{}, ErrNoScan
+		return nil, ErrNoScan
 	}
-	return *e.scan, nil
+	return e.scan, nil
 }
 
 func (w *world) compiler() AuthorityCompiler {
@@ -111,10 +112,12 @@ func (w *world) compiler() AuthorityCompiler {
 	})
 }
 
-var clean = &ScanResult{Verdict: scan.VerdictClean}
+var clean = &attest.Predicate{Verdict: scan.VerdictClean, MaxSeverity: "none"}
 
-func dangerous(sev scan.Severity) *ScanResult {
-	return &ScanResult{Verdict: scan.VerdictDangerous, MaxSeverity: sev, Findings: 1}
+func dangerous(sev scan.Severity) *attest.Predicate {
+	return &attest.Predicate{Verdict: scan.VerdictDangerous, MaxSeverity: sev.String(), Findings: []attest.Finding{
+		{Path: "model.pkl", Finding: scan.Finding{RuleID: scan.RuleDangerousGlobal, Severity: sev}},
+	}}
 }
 
 // testPolicy is a policy for registry.test/models/** with key authorities

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 )
 
 // ErrNotVerified is the root of the errors that mean "the model is not
@@ -29,15 +30,6 @@ type Resolver interface {
 	Resolve(ctx context.Context, ref Reference) (string, error)
 }
 
-// ScanResult is what a verified scan attestation says about a model.
-type ScanResult struct {
-	Verdict scan.Verdict
-	// MaxSeverity is the highest finding severity; meaningless when
-	// Findings is 0.
-	MaxSeverity scan.Severity
-	Findings    int
-}
-
 // Authority checks one trusted signer's evidence for a model. ref is always
 // pinned to a digest. Implementations must verify everything they read
 // cryptographically; an artifact type or annotation is never evidence.
@@ -49,7 +41,7 @@ type Authority interface {
 	// VerifiedScan returns the scan attestation signed by this authority
 	// for the model (the most recent when there are several), or an error
 	// wrapping ErrNoScan when there is none that verifies.
-	VerifiedScan(ctx context.Context, ref Reference) (ScanResult, error)
+	VerifiedScan(ctx context.Context, ref Reference) (*attest.Predicate, error)
 }
 
 // AuthorityCompiler turns an authority of the policy into an Authority. It

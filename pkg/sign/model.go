@@ -44,7 +44,7 @@ func SignFolder(ctx context.Context, s *Signer, target string, opts SignFolderOp
 	fo := opts.FolderOptions
 	// The scan attestation beside the signature is not part of the model
 	// either; recording it in the predicate tells the reference tool too.
-	fo.IgnorePaths = append(slices.Clone(fo.IgnorePaths), absOr(sigPath), absOr(scanSigPathFor(sigPath)))
+	fo.IgnorePaths = append(slices.Clone(fo.IgnorePaths), absOr(sigPath), absOr(attestationPathFor(sigPath)))
 	m, err := HashFolder(ctx, target, fo)
 	if err != nil {
 		return nil, err
@@ -63,9 +63,9 @@ func SignFolder(ctx context.Context, s *Signer, target string, opts SignFolderOp
 	return st, nil
 }
 
-// scanSigPathFor is the scan attestation path that goes with a signature
+// attestationPathFor is the attestation path that goes with a signature
 // path: model.sig -> model.scan.sig, x.sig -> x.scan.sig.
-func scanSigPathFor(sigPath string) string {
+func attestationPathFor(sigPath string) string {
 	return strings.TrimSuffix(sigPath, ".sig") + ".scan.sig"
 }
 
@@ -178,7 +178,7 @@ func (v *Verifier) VerifyFolder(ctx context.Context, target string, opts VerifyF
 		Method:        ser.Method,
 		ShardSize:     ser.ShardSize,
 		AllowSymlinks: ser.AllowSymlinks,
-		IgnorePaths:   append(append(slices.Clone(ser.IgnorePaths), opts.IgnorePaths...), absOr(sigPath), absOr(scanSigPathFor(sigPath))),
+		IgnorePaths:   append(append(slices.Clone(ser.IgnorePaths), opts.IgnorePaths...), absOr(sigPath), absOr(attestationPathFor(sigPath))),
 		Workers:       opts.Workers,
 		Progress:      opts.Progress,
 	}

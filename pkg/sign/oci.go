@@ -264,10 +264,10 @@ func (v *Verifier) VerifyOCI(ctx context.Context, target manifest.Target, desc o
 			return false
 		}
 		a := vb.Signer.Authority
-		switch peekPredicateType(vb.Payload) {
-		case PredicateTypeScan: // scan attestations are not model signatures
-			return false
-		case PredicateTypeManifest:
+		switch pt := peekPredicateType(vb.Payload); {
+		case pt != PredicateTypeOMS && pt != PredicateTypeDigests && pt != PredicateTypeManifest && pt != "":
+			return false // an attestation (a scan, ...), not a model signature
+		case pt == PredicateTypeManifest:
 			if err := checkManifestStatement(vb.Payload, want); err != nil {
 				fails = append(fails, err)
 				return false
@@ -358,18 +358,14 @@ func bestFailure(errs []error) error {
 	return errs[0]
 }
 
-// isScanPayload peeks at an (unverified) bundle's payload type to skip scan
-// attestations when looking for a model signature. Used only to classify a
-// candidate that already failed.
-func isScanPayload(bundleJSON []byte) bool {
+// bundlePredicateType peeks at an (unverified) bundle's predicate type.
+// Used only to classify a candidate that already failed.
+func bundlePredicateType(bundleJSON []byte) string {
 	b, err := ParseBundle(bundleJSON)
 	if err != nil {
-		return false
+		return ""
 	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	return json.Unmarshal(b.GetDsseEnvelope().GetPayload(), &st) == nil && st.PredicateType == PredicateTypeScan
+	return peekPredicateType(b.GetDsseEnvelope().GetPayload())
 }
 
 // digestHex returns the hex part of a sha256 digest.

@@ -2,17 +2,20 @@ package sign_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/internal/testutil/sigstore"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -117,25 +120,29 @@ func TestOCISignVerify(t *testing.T) {
 			}
 
 			// Scan attestations ride along as referrers too.
-			if _, err := v.VerifyScanOCI(ctx, target, desc); !errors.Is(err, sign.ErrNoSignature) {
+			if _, err := v.VerifyAttestationsOCI(ctx, target, desc, attest.PredicateType); !errors.Is(err, sign.ErrNoSignature) {
 				t.Errorf("no scan attestation yet: err = %v", err)
 			}
 			rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, []scan.Target{{Path: "model.safetensors", Verdict: scan.VerdictClean, Findings: []scan.Finding{}}})
-			if _, err := sign.AttestScanOCI(ctx, s, target, desc, ref.Repository, rep); err != nil {
+			if _, err := attestScanOCI(ctx, s, target, desc, ref.Repository, rep); err != nil {
 				t.Fatal(err)
 			}
-			sr, err := v.VerifyScanOCI(ctx, target, desc)
+			atts, err := v.VerifyAttestationsOCI(ctx, target, desc, attest.PredicateType)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sr.Predicate.Verdict != scan.VerdictClean || sr.Satisfies(scan.SeverityLow) != nil {
-				t.Errorf("scan result %+v", sr.Predicate)
+			if len(atts) != 1 || atts[0].Signer.Authority == "" {
+				t.Fatalf("attestations %+v", atts)
+			}
+			p, err := attest.Parse(atts[0].Payload, desc.Digest.Encoded())
+			if err != nil || p.Verdict != scan.VerdictClean || (attest.Requirement{FailOn: scan.SeverityLow}).Check(p) != nil {
+				t.Errorf("scan result %+v, %v", p, err)
 			}
 			// The model signature still verifies with the attestation beside it.
 			if _, err := v.VerifyOCI(ctx, target, desc); err != nil {
 				t.Errorf("verify with a scan attestation present: %v", err)
 			}
-			if _, err := vOther.VerifyScanOCI(ctx, target, desc); !errors.Is(err, sign.ErrSignature) {
+			if _, err := vOther.VerifyAttestationsOCI(ctx, target, desc, attest.PredicateType); !errors.Is(err, sign.ErrSignature) {
 				t.Errorf("scan attestation by another key: err = %v", err)
 			}
 		})
@@ -305,10 +312,19 @@ func TestOCIManifestSignatureAlone(t *testing.T) {
 	target2, ref2 := stores()[0].open(t)
 	_, desc2 := pushModel(t, target2, ref2, map[string]string{"model.bin": "w"})
 	rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, nil)
-	if _, err := sign.AttestScanOCI(ctx, s, target2, desc2, ref2.Repository, rep); err != nil {
+	if _, err := attestScanOCI(ctx, s, target2, desc2, ref2.Repository, rep); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.VerifyOCI(ctx, target2, desc2); !errors.Is(err, sign.ErrNoSignature) {
 		t.Errorf("scan attestation only: err = %v, want ErrNoSignature", err)
 	}
+}
+
+// attestScanOCI signs a scan attestation of rep about desc and pushes it.
+func attestScanOCI(ctx context.Context, s *sign.Signer, target manifest.Target, desc ocispec.Descriptor, name string, rep *scan.Report) (ocispec.Descriptor, error) {
+	h, err := sign.SubjectHex(desc)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return sign.AttestOCI(ctx, s, target, desc, attest.New(name, h, rep), attest.PredicateType)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/all"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -101,7 +102,7 @@ func Publish(t testing.TB, host, repo, tag string, m Model) string {
 			targets = append(targets, sc.ScanFile(ctx, filepath.Join(dir, name), name))
 		}
 		rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "test"}, targets)
-		if _, err := sign.AttestScanOCI(ctx, m.ScanBy.Signer, target, desc, host+"/"+repo, rep); err != nil {
+		if _, err := sign.AttestOCI(ctx, m.ScanBy.Signer, target, desc, attest.New(host+"/"+repo, desc.Digest.Encoded(), rep), attest.PredicateType); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/admission"
 	"github.com/modelverify/modelverify/pkg/manifest"
+	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -122,26 +123,32 @@ func (a *authority) VerifySignature(ctx context.Context, ref admission.Reference
 
 // VerifiedScan returns the most recent scan attestation about the manifest
 // digest that this authority signed.
-func (a *authority) VerifiedScan(ctx context.Context, ref admission.Reference) (admission.ScanResult, error) {
+func (a *authority) VerifiedScan(ctx context.Context, ref admission.Reference) (*attest.Predicate, error) {
 	t, desc, err := a.pinned(ctx, ref)
 	if err != nil {
-		return admission.ScanResult{}, err
+		return nil, err
 	}
-	res, err := a.v.VerifyScanOCI(ctx, t, desc)
+	atts, err := a.v.VerifyAttestationsOCI(ctx, t, desc, attest.PredicateType)
 	if err != nil {
 		if errors.Is(err, sign.ErrNoSignature) {
-			return admission.ScanResult{}, fmt.Errorf("%w: %v", admission.ErrNoScan, err)
+			return nil, fmt.Errorf("%w: %v", admission.ErrNoScan, err)
 		}
-		return admission.ScanResult{}, classify(err)
+		return nil, classify(err)
 	}
-	p := res.Predicate
-	out := admission.ScanResult{Verdict: p.Verdict, Findings: len(p.Findings)}
-	for _, f := range p.Findings {
-		if f.Severity > out.MaxSeverity {
-			out.MaxSeverity = f.Severity
+	var ps []*attest.Predicate
+	var bad error
+	for _, at := range atts {
+		p, err := attest.Parse(at.Payload, desc.Digest.Encoded())
+		if err != nil {
+			bad = err
+			continue
 		}
+		ps = append(ps, p)
 	}
-	return out, nil
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%w: %v", admission.ErrNotVerified, bad)
+	}
+	return attest.Latest(ps), nil
 }
 
 // classify turns "the artifact is bad" (from pkg/sign or pkg/manifest) into
