@@ -28,7 +28,7 @@ test:
 # Builds the container image for every platform (cross-compiling) and checks
 # it as `make image` users get it; .ci/run runs it after `make test`.
 test-image:
-	MODELVERIFY_IMAGE_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestMakeImage$$' ./internal/image
+	MODELVERIFY_IMAGE_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestMakeImage$$' ./tools/image
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
@@ -58,7 +58,7 @@ docs:
 # index to the layout IMAGE_LAYOUT (tag VERSION). IMAGE_PUSH=oci://HOST/REPO:TAG
 # also pushes it (IMAGE_PUSH_FLAGS=--plain-http for a registry without TLS);
 # IMAGE_SIGN_KEY=FILE signs the index (a Sigstore bundle stored as its referrer,
-# pushed with it; check with `go run ./internal/image/mkimage verify`) and the
+# pushed with it; check with `go run ./tools/image/mkimage verify`) and the
 # whole layout folder with `modelverify sign --key`.
 # `make image-pin` then points deploy/ at the image by digest.
 IMAGE_REPO       ?= ghcr.io/modelverify/modelverify
@@ -79,7 +79,7 @@ image:
 	    -o $(IMAGE_WORK)/platforms/$$(echo $$p | tr / _)/modelverify ./cmd/modelverify; \
 	done
 	rm -f $(IMAGE_LAYOUT)/model.sig
-	$(GO) run ./internal/image/mkimage build --layout $(IMAGE_LAYOUT) --tag $(VERSION) \
+	$(GO) run ./tools/image/mkimage build --layout $(IMAGE_LAYOUT) --tag $(VERSION) \
 	  --version $(VERSION) --revision $(REVISION) --source $(IMAGE_SOURCE) \
 	  $(foreach p,$(IMAGE_PLATFORMS),--binary $(p)=$(IMAGE_WORK)/platforms/$(subst /,_,$(p))/modelverify) \
 	  $(if $(IMAGE_SIGN_KEY),--sign-key $(IMAGE_SIGN_KEY) --repo $(IMAGE_REPO)) \
@@ -87,4 +87,4 @@ image:
 	$(if $(IMAGE_SIGN_KEY),$(GO) run ./cmd/modelverify sign --no-progress --key $(IMAGE_SIGN_KEY) $(IMAGE_LAYOUT))
 
 image-pin:
-	$(GO) run ./internal/image/mkimage pin --digest-file $(IMAGE_WORK)/image.digest --repo $(IMAGE_REPO) deploy/kubernetes/deployment.yaml integrations/tekton/modelverify-tasks.yaml
+	$(GO) run ./tools/image/mkimage pin --digest-file $(IMAGE_WORK)/image.digest --repo $(IMAGE_REPO) deploy/kubernetes/deployment.yaml integrations/tekton/modelverify-tasks.yaml

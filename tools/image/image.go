@@ -157,7 +157,7 @@ func platformImage(b Binary, ca []byte, labels map[string]string, created time.T
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err = mutate.Append(img, mutate.Addendum{
 		Layer:     layer,
-		History:   v1.History{Created: v1.Time{Time: created}, CreatedBy: "modelverify internal/image", Comment: "static modelverify binary, CA certificates, nonroot user"},
+		History:   v1.History{Created: v1.Time{Time: created}, CreatedBy: "modelverify tools/image", Comment: "static modelverify binary, CA certificates, nonroot user"},
 		MediaType: types.OCILayer,
 	})
 	if err != nil {

@@ -9,10 +9,10 @@ import (
 
 	"oras.land/oras-go/v2/content/oci"
 
-	"github.com/modelverify/modelverify/internal/image"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/tools/image"
 )
 
 func keyPair(t *testing.T) (*sign.Signer, *sign.Verifier) {

@@ -66,7 +66,7 @@ func TestMakeImage(t *testing.T) {
 	// The index was signed with the key and the signature pushed with it.
 	pinned := "oci://" + host + "/modelverify/modelverify@" + digest
 	verify := func(pub string) (int, string) {
-		cmd := exec.Command("go", "run", "./internal/image/mkimage", "verify", "--plain-http", "--key", pub, "--ref", pinned)
+		cmd := exec.Command("go", "run", "./tools/image/mkimage", "verify", "--plain-http", "--key", pub, "--ref", pinned)
 		cmd.Dir = filepath.Join("..", "..")
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); ok {

@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/modelverify/modelverify/internal/image"
+	"github.com/modelverify/modelverify/tools/image"
 )
 
 // FuzzPinDigest: whatever the manifest, PinDigest never panics, and when it

@@ -26,9 +26,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"oras.land/oras-go/v2/content/oci"
 
-	"github.com/modelverify/modelverify/internal/image"
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/tools/image"
 )
 
 func main() {
