@@ -125,7 +125,10 @@ func applyImage(ctx context.Context, target Target, m ocispec.Manifest, root *os
 				return fmt.Errorf("fetch layer %s: %w", l.Digest, err)
 			}
 			defer rc.Close()
-			vr := contentVerifyReader(rc, l)
+			vr, err := NewVerifyingReader(rc, l)
+			if err != nil {
+				return err
+			}
 			err = readTar(ctx, vr, form, opts.TarLimits, func(p string, size int64, r io.Reader) error {
 				entries++
 				if entries > MaxImageEntries {
@@ -155,7 +158,10 @@ func applyImage(ctx context.Context, target Target, m ocispec.Manifest, root *os
 			if err != nil {
 				return err
 			}
-			return finishVerify(vr, t)
+			if err := vr.Verify(); err != nil {
+				return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)
+			}
+			return nil
 		}()
 		if err != nil {
 			for _, f := range files {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"maps"
@@ -21,7 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -395,7 +393,7 @@ func pullFile(ctx context.Context, target Target, root *os.Root, desc ocispec.De
 			progress(e)
 		}}
 	}
-	if err := copyVerified(f, r, desc); err != nil {
+	if _, err := CopyVerified(f, r, desc); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -410,27 +408,6 @@ func pullFile(ctx context.Context, target Target, root *os.Root, desc ocispec.De
 	return nil
 }
 
-// copyVerified copies r to w and checks that exactly desc.Size bytes with
-// desc.Digest were read. r must be limited to desc.Size+1 bytes.
-func copyVerified(w io.Writer, r io.Reader, desc ocispec.Descriptor) error {
-	var h hash.Hash
-	if desc.Digest.Algorithm().Available() {
-		h = desc.Digest.Algorithm().Hash()
-	} else {
-		return fmt.Errorf("%w: unsupported digest algorithm %q", ErrInvalidManifest, desc.Digest.Algorithm())
-	}
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), r, make([]byte, 1<<20))
-	if err != nil {
-		return err
-	}
-	if n != desc.Size {
-		return fmt.Errorf("%w: got %d bytes, want %d", ErrDigestMismatch, n, desc.Size)
-	}
-	if got := digest.NewDigest(desc.Digest.Algorithm(), h); got != desc.Digest {
-		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, desc.Digest)
-	}
-	return nil
-}
 
 func randomSuffix() string {
 	var b [8]byte

@@ -107,17 +107,12 @@ func fetchBounded(ctx context.Context, target Target, desc ocispec.Descriptor, l
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(desc.Size))
+	if _, err := CopyVerified(&buf, io.LimitReader(rc, desc.Size+1), desc); err != nil {
 		return nil, err
 	}
-	if int64(len(b)) != desc.Size {
-		return nil, fmt.Errorf("%w: %s: got %d bytes, want %d", ErrDigestMismatch, desc.Digest, len(b), desc.Size)
-	}
-	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest {
-		return nil, fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, desc.Digest)
-	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 func newBytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -17,7 +17,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
-	"oras.land/oras-go/v2/content"
 )
 
 // Resource is one file of a model as the OMS signature format lists it.
@@ -334,25 +333,15 @@ func readTarBlob(ctx context.Context, target Target, t TarLayer, lim TarLimits, 
 
 // readTarFrom is readTarBlob on an open blob stream.
 func readTarFrom(ctx context.Context, rc io.Reader, t TarLayer, lim TarLimits, fn TarFileFunc) error {
-	vr := contentVerifyReader(rc, t.Desc)
+	vr, err := NewVerifyingReader(rc, t.Desc)
+	if err != nil {
+		return err
+	}
 	if err := ReadTarLayer(ctx, vr, t.Format, lim, fn); err != nil {
 		return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)
 	}
-	return finishVerify(vr, t)
-}
-
-func contentVerifyReader(r io.Reader, d ocispec.Descriptor) *content.VerifyReader {
-	return content.NewVerifyReader(r, d)
-}
-
-// finishVerify reads what is left of a blob and checks its size and digest.
-func finishVerify(vr *content.VerifyReader, t TarLayer) error {
-	// Padding after the end-of-archive blocks belongs to the blob too.
-	if _, err := io.Copy(io.Discard, vr); err != nil {
-		return fmt.Errorf("layer %s: %w: %v", t.Desc.Digest, ErrDigestMismatch, err)
-	}
 	if err := vr.Verify(); err != nil {
-		return fmt.Errorf("layer %s: %w: %v", t.Desc.Digest, ErrDigestMismatch, err)
+		return fmt.Errorf("layer %s: %w", t.Desc.Digest, err)
 	}
 	return nil
 }

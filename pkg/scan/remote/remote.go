@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,8 +23,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-// ErrDigest is returned for a layer whose content does not match its digest.
-var ErrDigest = errors.New("layer digest mismatch")
 
 // IsRef reports whether target names an OCI reference rather than a path.
 func IsRef(target string) bool {
@@ -271,16 +268,10 @@ func scanLayer(ctx context.Context, sc *scan.Scanner, target manifest.Target, de
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, desc.Size+1))
-	if err != nil {
+	if _, err := manifest.CopyVerified(tmp, io.LimitReader(rc, desc.Size+1), desc); err != nil {
 		return bad(fmt.Errorf("fetch %s: %w", desc.Digest, err))
 	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if n != desc.Size || got != desc.Digest.Encoded() {
-		return bad(fmt.Errorf("%w: %s: got sha256:%s (%d bytes)", ErrDigest, desc.Digest, got, n))
-	}
-	t := sc.ScanReaderAt(ctx, display, tmp, n)
+	t := sc.ScanReaderAt(ctx, display, tmp, desc.Size)
 	t.Digest = desc.Digest.String()
 	return t
 }
