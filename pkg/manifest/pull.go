@@ -408,7 +408,6 @@ func pullFile(ctx context.Context, target Target, root *os.Root, desc ocispec.De
 	return nil
 }
 
-
 func randomSuffix() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

@@ -23,7 +23,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-
 // IsRef reports whether target names an OCI reference rather than a path.
 func IsRef(target string) bool {
 	return len(target) > len("oci://") && target[:len("oci://")] == "oci://" ||
