@@ -346,10 +346,17 @@ func readTarFrom(ctx context.Context, rc io.Reader, t TarLayer, lim TarLimits, f
 	return nil
 }
 
+// MetadataIgnore is the version control metadata that is never part of a
+// model: neither pushed nor signed. It is the reference signing tool's
+// default ignore list, and package sign's DefaultIgnorePaths.
+var MetadataIgnore = []string{".git", ".gitattributes", ".github", ".gitignore"}
+
 // DefaultIgnore is what Push leaves out of a model directory when
-// PushOptions.Ignore is nil: version control metadata and the detached
-// signature file, which is stored as a referrer instead.
-var DefaultIgnore = []string{".git", "model.sig"}
+// PushOptions.Ignore is nil: MetadataIgnore, and the detached signature and
+// scan attestation files, which are stored as referrers instead. A folder
+// signed in place and then pushed therefore has the same OMS root digest
+// as the artifact.
+var DefaultIgnore = append(append([]string{}, MetadataIgnore...), "model.sig", "model.scan.sig")
 
 // ignored reports whether rel (slash-separated) is an ignore entry or lies
 // under one. Entries are paths relative to the model root.

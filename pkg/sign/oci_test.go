@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -327,4 +328,41 @@ func attestScanOCI(ctx context.Context, s *sign.Signer, target manifest.Target, 
 		return ocispec.Descriptor{}, err
 	}
 	return sign.AttestOCI(ctx, s, target, desc, attest.New(name, h, rep), attest.PredicateType)
+}
+
+// Push and sign leave out the same files: a folder signed in place, with
+// git metadata and a scan attestation beside the model, then pushed, has
+// the same root digest as the artifact, and the folder's own signature
+// files are not layers.
+func TestPushAndSignIgnoreTheSameFiles(t *testing.T) {
+	priv, _ := sign.GenerateKey(p256())
+	s := mustSigner(sign.NewKeySigner(priv))
+	target, ref := openTarget(t, "oci-layout://"+filepath.Join(t.TempDir(), "layout")+":v1", manifest.RegistryOptions{CreateLayout: true})
+	dir := writeTree(t, map[string]string{
+		"config.json": "{}", "model.safetensors": "weights",
+		".gitattributes": "*.safetensors filter=lfs", ".gitignore": "*.tmp", ".github/workflows/ci.yml": "on: push",
+		"model.scan.sig": "{}",
+	})
+	st, err := sign.SignFolder(ctx, s, dir, sign.SignFolderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := manifest.Push(ctx, dir, target, ref, manifest.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ost, _, err := sign.SignOCI(ctx, s, target, desc, ref.Repository)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SubjectDigest() != ost.SubjectDigest() {
+		t.Errorf("folder root digest %s, artifact root digest %s", st.SubjectDigest(), ost.SubjectDigest())
+	}
+	var names []string
+	for _, r := range ost.Predicate.Resources {
+		names = append(names, r.Name)
+	}
+	if fmt.Sprint(names) != "[config.json model.safetensors]" {
+		t.Errorf("pushed layers %v, want config.json and model.safetensors only", names)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
 // Media and predicate types of the OMS format.
@@ -38,10 +40,11 @@ const (
 // tool uses it (1 GB).
 const DefaultShardSize = 1_000_000_000
 
-// DefaultIgnorePaths are never part of a signed folder: the signature
-// itself and git metadata. They are recorded in the predicate like the
-// reference tool does.
-var DefaultIgnorePaths = []string{".git", ".gitattributes", ".github", ".gitignore"}
+// DefaultIgnorePaths are never part of a signed folder: git metadata
+// (manifest.MetadataIgnore, which push leaves out too). The signature and
+// attestation files being written are ignored as well. They are recorded
+// in the predicate like the reference tool does.
+var DefaultIgnorePaths = manifest.MetadataIgnore
 
 // Resource is one signed object: a file (name = slash-separated path
 // relative to the model root, "." for a single-file model), a shard of a
