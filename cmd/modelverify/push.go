@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -27,8 +28,9 @@ artifact (artifactType application/vnd.cncf.model.manifest.v1+json) and tags it.
 
 REF is oci://HOST/REPO[:TAG] for a registry or oci-layout://DIR[:TAG] for a local
 OCI image layout (created if missing). Without a tag, "latest" is used. Blobs
-that the target already has are not uploaded again. .git and model.sig are left
-out unless --ignore is given. Prints the pushed reference with its digest.
+that the target already has are not uploaded again. Git metadata (.git, .gitattributes,
+.github, .gitignore), model.sig and model.scan.sig are left out unless --ignore
+is given. Prints the pushed reference with its digest.
 
 --layer-format tar, tar+gzip or tar+zstd stores each file in a tar layer of the
 same kind (application/vnd.cncf.model.weight.v1.tar+gzip, ...) instead, as other
@@ -76,7 +78,7 @@ file's sha256.`,
 	}
 	reg.AddFlags(cmd)
 	xfer.AddFlags(cmd)
-	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, "paths relative to DIR to leave out (replaces the default .git,model.sig)")
+	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, "paths relative to DIR to leave out (replaces the default "+strings.Join(manifest.DefaultIgnore, ",")+")")
 	cmd.Flags().StringVar(&layerFormat, "layer-format", "raw", "layer form: raw, tar, tar+gzip or tar+zstd")
 	cmd.Flags().StringArrayVar(&annotations, "annotation", nil, "KEY=VALUE annotation on the manifest (repeatable)")
 	return cmd
