@@ -37,9 +37,11 @@ bench:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
+# gofmt, go vet and staticcheck's default checks (built once and cached).
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
+	./scripts/staticcheck.sh
 
 # The README's first command: scan a model, then sign it, push it to a local
 # OCI layout and verify it. No server, no account.

@@ -70,7 +70,7 @@ func TestPushInspectPullCommands(t *testing.T) {
 			}
 
 			dst := t.TempDir()
-			out, errOut, code = runCLI(t, append([]string{"pull", "-q", pushed.String(), dst}, flags...)...)
+			_, errOut, code = runCLI(t, append([]string{"pull", "-q", pushed.String(), dst}, flags...)...)
 			if code != 0 {
 				t.Fatalf("pull exit %d: %s", code, errOut)
 			}

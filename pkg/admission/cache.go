@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -13,7 +12,6 @@ import (
 type decisionCache struct {
 	ttl time.Duration
 	now func() time.Time
-	mu  sync.Mutex
 	lru *lru.Cache[string, cachedVerdict]
 }
 

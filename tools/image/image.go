@@ -194,12 +194,11 @@ func rootfs(bin, ca []byte, created time.Time) ([]byte, error) {
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\n%s:x:%d:%d:%s:%s:/sbin/nologin\n", UserName, UID, UID, UserName, HomeDir)
 	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\n", UserName, UID)
 	type entry struct {
-		name     string
-		mode     int64
-		uid      int
-		body     []byte
-		dir      bool
-		symlinkT string
+		name string
+		mode int64
+		uid  int
+		body []byte
+		dir  bool
 	}
 	entries := []entry{
 		{name: "etc/", mode: 0o755, dir: true},

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -37,7 +38,11 @@ func exeFindings(tg scan.Target) []scan.Finding {
 // output for each platform); the test skips when GOROOT has no sources.
 func goTestdata(t *testing.T, rel string) []byte {
 	t.Helper()
-	p := filepath.Join(runtime.GOROOT(), "src", rel)
+	root, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Skipf("go env GOROOT: %v", err)
+	}
+	p := filepath.Join(strings.TrimSpace(string(root)), "src", rel)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Skipf("no %s: %v", p, err)

@@ -482,11 +482,13 @@ func (p *parser) parseExpr(withCond bool) val {
 	v := p.parseOr()
 	for p.acceptName("if") {
 		p.parseOr()
-		other := val{k: kUnknown}
+		// Without else the expression is undefined when the condition is
+		// false, and an undefined value renders as the empty string.
+		other := strVal("")
 		if p.acceptName("else") {
 			other = p.parseExpr(true)
-			v = union(v, other)
 		}
+		v = union(v, other)
 	}
 	return v
 }

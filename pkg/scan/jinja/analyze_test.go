@@ -101,6 +101,7 @@ func TestFolding(t *testing.T) {
 		{"percent formatting is folded", `{{ x|attr('%sclass%s' % ('__', '__')) }}`, "__class__"},
 		{"brace formatting is folded", `{{ x|attr('{}mro{}'.format('__', '__')) }}`, "__mro__"},
 		{"conditional alternatives are all judged", `{{ x|attr('a' if y else '__subclasses__') }}`, "__subclasses__"},
+		{"a conditional without else may be undefined, which renders empty", `{{ x|attr('__cl' ~ ('x' if y) ~ 'ass__') }}`, "__class__"},
 		{"string subscription of an unknown object", `{{ x['__globals__'] }}`, "__globals__"},
 		{"selectattr argument", `{{ x|selectattr('__class__.__name__') }}`, "__class__"},
 		{"name of a module", `{{ os.system('id') }}`, "os"},

@@ -132,7 +132,6 @@ type analyzer struct {
 	s      *scan.Session
 	member string
 	stack  []*frame
-	keys   []string
 	root   *frame
 }
 

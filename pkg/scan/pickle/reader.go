@@ -99,26 +99,6 @@ func (r *reader) next(n int) ([]byte, error) {
 	return b, nil
 }
 
-// readCopy returns a copy of the next n bytes. The caller bounds n.
-func (r *reader) readCopy(n int64) ([]byte, error) {
-	if n > r.remaining() {
-		return nil, errTruncated
-	}
-	if n <= bufSize {
-		b, err := r.next(int(n))
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte(nil), b...), nil
-	}
-	out := make([]byte, n)
-	off := r.offset()
-	if _, err := r.ra.ReadAt(out, off); err != nil && !(errors.Is(err, io.EOF)) {
-		return nil, err
-	}
-	return out, r.skip(n)
-}
-
 // skip advances n bytes without reading them.
 func (r *reader) skip(n int64) error {
 	if n < 0 || n > r.remaining() {

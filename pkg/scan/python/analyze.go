@@ -102,8 +102,6 @@ type analyzer struct {
 	imports map[string]bool
 	uses    []Use
 	seen    map[string]bool
-	depth   int
-	maxNest int
 }
 
 // Analyze reports what a parsed module imports and the dangerous things it
