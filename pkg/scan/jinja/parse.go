@@ -12,7 +12,6 @@ import (
 // value of each expression (what strings it can spell) and reporting what
 // it reaches through the analyzer.
 
-
 type parser struct {
 	a    *analyzer
 	toks []token
