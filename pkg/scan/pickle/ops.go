@@ -108,6 +108,9 @@ const highestProtocol = 5
 func (m *vm) exec() (val, error) {
 	r := m.r
 	for {
+		if m.err != nil { // a push past the stack limit in the last opcode
+			return val{}, m.err
+		}
 		if err := m.checkOps(); err != nil {
 			return val{}, err
 		}
@@ -144,23 +147,17 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(*t); err != nil {
-				return val{}, err
-			}
+			m.push(*t)
 		case opFLOAT:
 			if _, err := r.line(m.lineMax()); err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kFloat}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kFloat})
 		case opBINFLOAT:
 			if _, err := r.next(8); err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kFloat}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kFloat})
 		case opINT:
 			l, err := r.line(m.lineMax())
 			if err != nil {
@@ -168,20 +165,14 @@ func (m *vm) exec() (val, error) {
 			}
 			switch string(l) {
 			case "00":
-				if err := m.push(val{k: kBool}); err != nil {
-					return val{}, err
-				}
+				m.push(val{k: kBool})
 			case "01":
-				if err := m.push(val{k: kBool, i: 1}); err != nil {
-					return val{}, err
-				}
+				m.push(val{k: kBool, i: 1})
 			default:
 				// A number CPython might parse where this does not becomes an
 				// unknown value, never a stop: what follows it may still run.
 				v, _ := parseIntLine(l)
-				if err := m.push(val{k: kInt, i: v}); err != nil {
-					return val{}, err
-				}
+				m.push(val{k: kInt, i: v})
 			}
 		case opLONG:
 			l, err := r.line(m.lineMax())
@@ -189,33 +180,25 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			v, _ := parseIntLine(l)
-			if err := m.push(val{k: kInt, i: v}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kInt, i: v})
 		case opBININT:
 			v, err := m.uint(4)
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kInt, i: int64(int32(uint32(v)))}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kInt, i: int64(int32(uint32(v)))})
 		case opBININT1:
 			v, err := m.uint(1)
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kInt, i: int64(v)}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kInt, i: int64(v)})
 		case opBININT2:
 			v, err := m.uint(2)
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kInt, i: int64(v)}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kInt, i: int64(v)})
 		case opLONG1, opLONG4:
 			var n uint64
 			if op == opLONG1 {
@@ -247,37 +230,25 @@ func (m *vm) exec() (val, error) {
 			} else if err := r.skip(int64(n)); err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kInt, i: v}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kInt, i: v})
 		case opNONE:
-			if err := m.push(val{k: kNone}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kNone})
 		case opNEWTRUE:
-			if err := m.push(val{k: kBool, i: 1}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kBool, i: 1})
 		case opNEWFALSE:
-			if err := m.push(val{k: kBool}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kBool})
 		case opPERSID:
 			if _, err := r.line(m.lineMax()); err != nil {
 				return val{}, err
 			}
-			if err := m.push(val{k: kUnknown}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kUnknown})
 		case opBINPERSID:
 			pid, err := m.pop()
 			if err != nil {
 				return val{}, err
 			}
 			into(pid)
-			if err := m.push(m.persistentLoad(pid)); err != nil {
-				return val{}, err
-			}
+			m.push(m.persistentLoad(pid))
 		case opSTRING:
 			l, err := r.line(m.lineMax())
 			if err != nil {
@@ -287,9 +258,7 @@ func (m *vm) exec() (val, error) {
 			if !ok {
 				return val{}, scan.Malformedf("the STRING opcode argument must be quoted")
 			}
-			if err := m.push(strVal(kStr, string(b))); err != nil {
-				return val{}, err
-			}
+			m.push(strVal(kStr, string(b)))
 		case opBINSTRING, opBINUNICODE, opBINBYTES:
 			n, err := m.uint(4)
 			if err != nil {
@@ -303,9 +272,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(v); err != nil {
-				return val{}, err
-			}
+			m.push(v)
 		case opSHORT_BINSTRING, opSHORT_BINBYTES, opSHORT_BINUNICODE:
 			n, err := m.uint(1)
 			if err != nil {
@@ -315,9 +282,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(v); err != nil {
-				return val{}, err
-			}
+			m.push(v)
 		case opBINUNICODE8, opBINBYTES8, opBYTEARRAY8:
 			n, err := m.uint(8)
 			if err != nil {
@@ -330,9 +295,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(v); err != nil {
-				return val{}, err
-			}
+			m.push(v)
 		case opUNICODE:
 			l, err := r.line(m.lineMax())
 			if err != nil {
@@ -342,9 +305,7 @@ func (m *vm) exec() (val, error) {
 			if !ok {
 				return val{}, scan.Malformedf("truncated \\uXXXX escape in UNICODE")
 			}
-			if err := m.push(strVal(kStr, s)); err != nil {
-				return val{}, err
-			}
+			m.push(strVal(kStr, s))
 		case opNEXT_BUFFER:
 			// Out-of-band buffers need a buffers argument that model loaders
 			// never pass: CPython fails here.
@@ -392,9 +353,7 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(container(kTuple, items)); err != nil {
-				return val{}, err
-			}
+			m.push(container(kTuple, items))
 		case opDICT, opLIST, opFROZENSET:
 			items, err := m.popMark()
 			if err != nil {
@@ -409,25 +368,15 @@ func (m *vm) exec() (val, error) {
 			}
 			c := m.newContainer(k)
 			m.add(&c, items, opName(op), off)
-			if err := m.push(c); err != nil {
-				return val{}, err
-			}
+			m.push(c)
 		case opEMPTY_DICT:
-			if err := m.push(m.newContainer(kDict)); err != nil {
-				return val{}, err
-			}
+			m.push(m.newContainer(kDict))
 		case opEMPTY_LIST:
-			if err := m.push(m.newContainer(kList)); err != nil {
-				return val{}, err
-			}
+			m.push(m.newContainer(kList))
 		case opEMPTY_SET:
-			if err := m.push(m.newContainer(kSet)); err != nil {
-				return val{}, err
-			}
+			m.push(m.newContainer(kSet))
 		case opEMPTY_TUPLE:
-			if err := m.push(val{k: kTuple, p: emptyTuple}); err != nil {
-				return val{}, err
-			}
+			m.push(val{k: kTuple, p: emptyTuple})
 		case opTUPLE1, opTUPLE2, opTUPLE3:
 			n := int(op-opTUPLE1) + 1
 			if len(m.stack)-n < m.fence() {
@@ -436,9 +385,7 @@ func (m *vm) exec() (val, error) {
 			items := m.stack[len(m.stack)-n:]
 			t := container(kTuple, items)
 			m.stack = m.stack[:len(m.stack)-n]
-			if err := m.push(t); err != nil {
-				return val{}, err
-			}
+			m.push(t)
 		case opGET, opBINGET, opLONG_BINGET:
 			var idx uint64
 			switch op {
@@ -464,9 +411,7 @@ func (m *vm) exec() (val, error) {
 			if !ok {
 				return val{}, scan.Malformedf("memo value not found at index %d", idx)
 			}
-			if err := m.push(v); err != nil {
-				return val{}, err
-			}
+			m.push(v)
 		case opPUT, opBINPUT, opLONG_BINPUT, opMEMOIZE:
 			var idx uint64
 			switch op {
@@ -536,9 +481,7 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			if op == opGLOBAL {
-				if err := m.push(g); err != nil {
-					return val{}, err
-				}
+				m.push(g)
 				break
 			}
 			items, err := m.popMark()
@@ -547,9 +490,7 @@ func (m *vm) exec() (val, error) {
 			}
 			args := container(kTuple, items)
 			res := m.call(g, args, off, "INST")
-			if err := m.push(res); err != nil {
-				return val{}, err
-			}
+			m.push(res)
 		case opSTACK_GLOBAL:
 			name, err := m.pop()
 			if err != nil {
@@ -567,18 +508,14 @@ func (m *vm) exec() (val, error) {
 					"STACK_GLOBAL operands are not plain strings: the imported name is computed at load time ("+sym+")")
 				into(module)
 				into(name)
-				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: m.describe(module), name: m.describe(name), verdict: gCritical, off: off, op: "STACK_GLOBAL"}}}); err != nil {
-					return val{}, err
-				}
+				m.push(val{k: kGlobal, p: &obj{g: &global{module: m.describe(module), name: m.describe(name), verdict: gCritical, off: off, op: "STACK_GLOBAL"}}})
 				break
 			}
 			g, err := m.global(ms, ns, off, "STACK_GLOBAL")
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(g); err != nil {
-				return val{}, err
-			}
+			m.push(g)
 		case opEXT1, opEXT2, opEXT4:
 			n := 1 << (op - opEXT1)
 			code, err := m.uint(n)
@@ -598,26 +535,20 @@ func (m *vm) exec() (val, error) {
 				// none: the load fails unless the process registered it.
 				m.report(scan.RuleExtension, scan.SeverityHigh, off, opName(op), fmt.Sprintf("ext:%d", c),
 					fmt.Sprintf("extension code %d is not registered in this stream: it resolves to whatever the loading process registered", c))
-				if err := m.push(val{k: kGlobal, p: &obj{g: &global{module: "copyreg", name: fmt.Sprintf("ext%d", c), verdict: gUnknown, off: off, op: opName(op)}}}); err != nil {
-					return val{}, err
-				}
+				m.push(val{k: kGlobal, p: &obj{g: &global{module: "copyreg", name: fmt.Sprintf("ext%d", c), verdict: gUnknown, off: off, op: opName(op)}}})
 				break
 			}
 			g, err := m.global(pair[0], pair[1], off, opName(op))
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(g); err != nil {
-				return val{}, err
-			}
+			m.push(g)
 		case opREDUCE, opNEWOBJ:
 			fn, args, err := m.pop2()
 			if err != nil {
 				return val{}, err
 			}
-			if err := m.push(m.call(fn, args, off, opName(op))); err != nil {
-				return val{}, err
-			}
+			m.push(m.call(fn, args, off, opName(op)))
 		case opNEWOBJ_EX:
 			kwargs, err := m.pop()
 			if err != nil {
@@ -628,9 +559,7 @@ func (m *vm) exec() (val, error) {
 				return val{}, err
 			}
 			into(kwargs)
-			if err := m.push(m.call(cls, args, off, "NEWOBJ_EX")); err != nil {
-				return val{}, err
-			}
+			m.push(m.call(cls, args, off, "NEWOBJ_EX"))
 		case opOBJ:
 			items, err := m.popMark()
 			if err != nil {
@@ -641,9 +570,7 @@ func (m *vm) exec() (val, error) {
 			}
 			cls := items[0]
 			args := container(kTuple, items[1:])
-			if err := m.push(m.call(cls, args, off, "OBJ")); err != nil {
-				return val{}, err
-			}
+			m.push(m.call(cls, args, off, "OBJ"))
 		case opBUILD:
 			state, err := m.pop()
 			if err != nil {

@@ -119,6 +119,8 @@ type vm struct {
 
 	stack []val
 	marks []int
+	// err is the first push past the stack limit (see push).
+	err   error
 	memo  memo
 	proto int
 	ext   map[int64][2]string // copyreg.add_extension registrations seen
@@ -185,12 +187,18 @@ func (m *vm) fence() int {
 	return m.marks[len(m.marks)-1]
 }
 
-func (m *vm) push(v val) error {
+// push puts v on the stack. Past the stack limit it records the limit
+// error instead; the error is sticky, and exec returns it before running
+// the next opcode, so that no opcode handler checks each push.
+func (m *vm) push(v val) {
+	if m.err != nil {
+		return
+	}
 	if len(m.stack) >= m.lim.MaxStack {
-		return &scan.LimitError{Limit: "max-stack", Max: int64(m.lim.MaxStack)}
+		m.err = &scan.LimitError{Limit: "max-stack", Max: int64(m.lim.MaxStack)}
+		return
 	}
 	m.stack = append(m.stack, v)
-	return nil
 }
 
 func (m *vm) pop() (val, error) {
