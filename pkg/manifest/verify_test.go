@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -50,5 +51,24 @@ func TestCopyVerified(t *testing.T) {
 		if tt.want == network && errors.Is(err, ErrDigestMismatch) {
 			t.Errorf("%s: classified as a digest mismatch", tt.name)
 		}
+	}
+}
+
+func TestBadArtifactIsClassifiedWhereTheSentinelIsMade(t *testing.T) {
+	for _, e := range []error{ErrNotModel, ErrInvalidManifest, ErrUnsafePath, ErrUnsupportedLayer, ErrTooLarge, ErrDigestMismatch} {
+		if !IsBadArtifact(fmt.Errorf("fetch layer: %w", e)) {
+			t.Errorf("%v is not a bad artifact", e)
+		}
+		if !errors.Is(fmt.Errorf("x: %w", e), e) {
+			t.Errorf("%v does not match itself through a wrap", e)
+		}
+	}
+	for _, e := range []error{ErrInvalidReference, ErrEmpty, errors.New("dial tcp 127.0.0.1:1: connection refused"), io.ErrUnexpectedEOF, nil} {
+		if IsBadArtifact(e) {
+			t.Errorf("%v is classified as a bad artifact", e)
+		}
+	}
+	if errors.Is(ErrTooLarge, ErrDigestMismatch) {
+		t.Error("two sentinels compare equal")
 	}
 }

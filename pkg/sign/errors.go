@@ -62,6 +62,10 @@ func (e *VerificationError) Unwrap() []error {
 	return []error{e.Reason}
 }
 
+// BadArtifact marks a verification error as a fault of the artifact, for
+// manifest.IsBadArtifact.
+func (e *VerificationError) BadArtifact() bool { return true }
+
 func verificationErrorf(reason error, err error, format string, args ...any) error {
 	return &VerificationError{Reason: reason, Detail: fmt.Sprintf(format, args...), Err: err}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/modelverify/modelverify/internal/testutil/sigstore"
+	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/sign"
 )
 
@@ -440,7 +441,7 @@ func TestKeylessVirtualSigstore(t *testing.T) {
 func TestMissingSignatureIsAVerificationFailure(t *testing.T) {
 	priv, _ := sign.GenerateKey(p256())
 	_, err := keyVerifier(t, &priv.PublicKey).VerifyFolder(ctx, writeTree(t, sampleModel), sign.VerifyFolderOptions{})
-	if !errors.Is(err, sign.ErrNoSignature) || !sign.IsVerificationError(err) {
+	if !errors.Is(err, sign.ErrNoSignature) || !sign.IsVerificationError(err) || !manifest.IsBadArtifact(err) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -450,7 +451,7 @@ func TestMalformedBundleIsNotAVerificationFailure(t *testing.T) {
 	dir := writeTree(t, sampleModel)
 	os.WriteFile(filepath.Join(dir, "model.sig"), []byte("{not json"), 0o644)
 	_, err := keyVerifier(t, &priv.PublicKey).VerifyFolder(ctx, dir, sign.VerifyFolderOptions{})
-	if err == nil || sign.IsVerificationError(err) {
+	if err == nil || sign.IsVerificationError(err) || manifest.IsBadArtifact(err) {
 		t.Fatalf("err = %v, want a could-not-decide error", err)
 	}
 }

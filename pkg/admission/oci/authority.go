@@ -158,18 +158,8 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if sign.IsVerificationError(err) || artifactProblem(err) {
+	if manifest.IsBadArtifact(err) {
 		return fmt.Errorf("%w: %v", admission.ErrNotVerified, err)
 	}
 	return err
-}
-
-func artifactProblem(err error) bool {
-	for _, e := range []error{manifest.ErrNotModel, manifest.ErrInvalidManifest, manifest.ErrUnsafePath,
-		manifest.ErrUnsupportedLayer, manifest.ErrTooLarge, manifest.ErrDigestMismatch} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
