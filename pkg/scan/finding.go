@@ -91,7 +91,10 @@ type Finding struct {
 	Member string `json:"member,omitempty"`
 	// Offset is the byte offset in the member's (decompressed) stream, -1 if
 	// it does not apply.
-	Offset  int64  `json:"offset"`
+	Offset int64 `json:"offset"`
+	// Line is the 1-based line in the member's text (Python source), 0
+	// when the content is not text.
+	Line    int    `json:"line,omitempty"`
 	Opcode  string `json:"opcode,omitempty"`
 	Symbol  string `json:"symbol,omitempty"`
 	Message string `json:"message"`

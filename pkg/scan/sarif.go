@@ -115,9 +115,12 @@ type sarifArtifact struct {
 
 // sarifRegion places a finding in a binary file by byte: no line numbers
 // are invented for content that has none.
+// sarifRegion is a line of text (Python source) or a byte of binary
+// content.
 type sarifRegion struct {
-	ByteOffset int64 `json:"byteOffset"`
-	ByteLength int64 `json:"byteLength"`
+	StartLine  int    `json:"startLine,omitempty"`
+	ByteOffset *int64 `json:"byteOffset,omitempty"`
+	ByteLength int64  `json:"byteLength,omitempty"`
 }
 
 // URI base ids of SARIF artifact locations.
@@ -297,8 +300,10 @@ func WriteSARIFWith(w io.Writer, r *Report, opts SARIFOptions) error {
 					run.Artifacts = append(run.Artifacts, sarifArtifact{Location: sarifArtifactLoc{URI: escapeURI(f.Member)}, ParentIndex: ptr(ti)})
 				}
 				loc.LogicalLocations = []sarifLogicalLoc{{Name: f.Member, FullyQualifiedName: uri + "!/" + f.Member, Kind: "module"}}
+			} else if f.Line > 0 {
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line}
 			} else if f.Offset >= 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: f.Offset, ByteLength: 1}
+				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: ptr(f.Offset), ByteLength: 1}
 			}
 			props := map[string]any{"severity": f.Severity.String()}
 			if f.Symbol != "" {
@@ -338,4 +343,4 @@ func escapeURI(p string) string {
 	return strings.Join(segs, "/")
 }
 
-func ptr(i int) *int { return &i }
+func ptr[T any](v T) *T { return &v }

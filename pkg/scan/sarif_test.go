@@ -231,3 +231,47 @@ func TestRulesDoc(t *testing.T) {
 		t.Errorf("docs/rules.md is out of date: go test ./pkg/scan -run TestRulesDoc -update")
 	}
 }
+
+// A finding in Python source is placed on its line; one in binary content
+// on its byte, offset 0 included.
+func TestSARIFRegions(t *testing.T) {
+	rep := scan.NewReport(scan.Tool{Name: "modelverify", Version: "v1.2.3"}, []scan.Target{
+		{Path: "pipeline.py", Format: "python", Verdict: scan.VerdictDangerous, Findings: []scan.Finding{
+			{RuleID: scan.RulePythonDangerous, Severity: scan.SeverityCritical, Offset: -1, Line: 7, Symbol: "os.system", Message: "line 7: os.system"},
+		}},
+		{Path: "model.pkl", Format: "pickle", Verdict: scan.VerdictDangerous, Findings: []scan.Finding{
+			{RuleID: scan.RuleDangerousGlobal, Severity: scan.SeverityCritical, Offset: 0, Symbol: "posix.system", Message: "calls posix.system"},
+		}},
+	})
+	var buf bytes.Buffer
+	if err := scan.WriteSARIFWith(&buf, rep, scan.SARIFOptions{Base: ".", ExitCode: 1}); err != nil {
+		t.Fatal(err)
+	}
+	validSARIF(t, sarifSchema(t), buf.Bytes())
+	var out struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }
+						Region           map[string]int64
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]int64{}
+	for _, r := range out.Runs[0].Results {
+		l := r.Locations[0].PhysicalLocation
+		got[l.ArtifactLocation.URI] = l.Region
+	}
+	if r := got["pipeline.py"]; len(r) != 1 || r["startLine"] != 7 {
+		t.Errorf("python region %v, want startLine 7 alone", r)
+	}
+	if r, ok := got["model.pkl"]["byteOffset"]; !ok || r != 0 || got["model.pkl"]["byteLength"] != 1 || len(got["model.pkl"]) != 2 {
+		t.Errorf("pickle region %v, want byteOffset 0 and byteLength 1", got["model.pkl"])
+	}
+}

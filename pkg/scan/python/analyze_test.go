@@ -3,6 +3,7 @@ package python_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -94,8 +95,8 @@ func TestPythonFilesAreScannedByContent(t *testing.T) {
 				switch f.RuleID {
 				case scan.RulePythonDangerous:
 					crit = append(crit, f.Symbol)
-					if !strings.HasPrefix(f.Message, "line ") {
-						t.Errorf("no line in %q", f.Message)
+					if f.Line <= 0 || !strings.HasPrefix(f.Message, fmt.Sprintf("line %d: ", f.Line)) {
+						t.Errorf("line %d, message %q", f.Line, f.Message)
 					}
 				case scan.RulePythonCode:
 					code++

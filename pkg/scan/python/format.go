@@ -231,7 +231,7 @@ func Report(s *scan.Session, member string, res Analysis) {
 			msg += ", " + u.How
 		}
 		s.Report(scan.Finding{RuleID: scan.RulePythonDangerous, Severity: scan.SeverityCritical, Member: member,
-			Offset: -1, Symbol: u.Symbol, Message: msg})
+			Offset: -1, Line: u.Line, Symbol: u.Symbol, Message: msg})
 	}
 }
 
