@@ -95,6 +95,15 @@ func (s *Scanner) scanReaderAt(ctx context.Context, path, dir string, r io.Reade
 	if st.format != "" {
 		t.Format = st.format
 	}
+	if errors.Is(err, ErrUnsupported) {
+		switch ext := modelExtension(path); ext {
+		case "":
+		case rawDataExtension:
+			t.rawCandidate = true
+		default:
+			err = unrecognisedName(ext)
+		}
+	}
 	if err != nil && !errors.Is(err, ErrUnsupported) {
 		t.Error = err.Error()
 		sess.ReportError("", err)
