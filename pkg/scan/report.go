@@ -112,7 +112,7 @@ func verdict(findings []Finding, err error, failOn Severity) Verdict {
 		}
 	}
 	for _, f := range findings {
-		if f.RuleID == RuleLimit || f.RuleID == RuleMalformed {
+		if f.RuleID == RuleLimit || f.RuleID == RuleMalformed || f.RuleID == RuleNothingScanned {
 			return VerdictMalformed
 		}
 	}

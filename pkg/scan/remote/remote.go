@@ -76,14 +76,22 @@ func ScanArtifact(ctx context.Context, sc *scan.Scanner, ref string, opts manife
 	if a.Index != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("%s is an index: scanned its manifest %s", ref, a.Descriptor.Digest))
 	}
+	var what string
 	switch a.Kind {
 	case manifest.KindImage:
-		return scanImage(ctx, sc, target, a, ref, res)
+		res, err = scanImage(ctx, sc, target, a, ref, res)
+		what = "the image holds no regular file"
 	case manifest.KindOther:
-		return scanOther(ctx, sc, target, a, ref, res)
+		res, err = scanOther(ctx, sc, target, a, ref, res)
+		what = "the artifact has no layer"
+	default:
+		res.Targets, err = scanModel(ctx, sc, target, a.Manifest, ref)
+		what = "the model manifest has no file layer"
 	}
-	ts, err := scanModel(ctx, sc, target, a.Manifest, ref)
-	res.Targets = ts
+	if err == nil && len(res.Targets) == 0 {
+		// An artifact that yields no file must not pass as clean.
+		res.Targets = []scan.Target{scan.NothingScanned(ref, what)}
+	}
 	return res, err
 }
 
