@@ -192,6 +192,12 @@ func scanOther(ctx context.Context, sc *scan.Scanner, target manifest.Target, a 
 	res.Notes = append(res.Notes, fmt.Sprintf("%s: not a ModelPack model or an image (artifactType %q, config %q): scanned file by file", ref, m.ArtifactType, m.Config.MediaType))
 	var raw []manifest.File
 	for i, l := range m.Layers {
+		if l.MediaType == ocispec.MediaTypeEmptyJSON {
+			// What oras packs in place of layers for an artifact without
+			// files: no file of the artifact.
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: layer %d is the empty descriptor, not a file", ref, i))
+			continue
+		}
 		if l.Digest.Algorithm() != digest.SHA256 {
 			res.Targets = append(res.Targets, malformed(fmt.Sprintf("%s/layer-%d", ref, i), l.Size, fmt.Errorf("layer digest %s is not sha256", l.Digest)))
 			continue
