@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"oras.land/oras-go/v2"
+
+	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
 func readFixture(t *testing.T, parts ...string) []byte {
@@ -147,5 +152,31 @@ func TestScanOfNothingExits2(t *testing.T) {
 				t.Errorf("SARIF:\n%s", out)
 			}
 		})
+	}
+}
+
+// An OCI artifact without a file (oras packs the empty descriptor as its
+// only layer) exits 2 and says nothing was scanned.
+func TestScanOfAnArtifactWithoutFilesExits2(t *testing.T) {
+	ctx := context.Background()
+	ref := "oci-layout://" + filepath.Join(t.TempDir(), "layout") + ":v1"
+	r, err := manifest.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := oras.PackManifest(ctx, target, oras.PackManifestVersion1_1, "application/vnd.example.thing", oras.PackManifestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "scan", ref)
+	if code != 2 || !strings.Contains(out, "ERROR    MV-NOTHING-SCANNED "+ref+": nothing scanned: the artifact has no layer\n") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
 	}
 }
