@@ -63,10 +63,17 @@ and report whether loading them can run code, touch files or the network.
 TARGET is a file, a directory (scanned recursively), an oci://HOST/REPO[:TAG|@DIGEST]
 reference or an oci-layout://DIR[:TAG|@DIGEST] (each file layer of the model
 artifact is fetched, digest-verified and scanned). The format of each file is
-decided from its content, never from its name.
+decided from its content, never from its name; but a file named like a model
+(.safetensors .pt .pth .bin .ckpt .pkl .pickle .joblib .npy .npz .onnx .gguf
+.h5 .hdf5 .keras .pb) whose content no format recognises is malformed (a .bin
+is raw tensor data, not malformed, next to an ONNX model, an OpenVINO .xml of
+its name or a TensorFlow.js model.json). A TARGET under which no file is found
+(an empty folder, a path that does not exist, an artifact without files) is
+reported as "nothing scanned".
 
 Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 a target could not
-be read completely (malformed, truncated, a limit hit), 3 usage error.`,
+be read completely (malformed, truncated, a limit hit, named like a model but
+in no known format) or nothing was scanned, 3 usage error.`,
 		Example: `  modelverify scan pytorch_model.bin
   modelverify scan --format sarif -o scan.sarif ./models
   modelverify scan --format html -o report.html ./models

@@ -6,8 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,11 +33,21 @@ func expectExit(t *testing.T, want int, args ...string) string {
 	return out + errOut
 }
 
+// safetensorsOf is a valid safetensors file holding one uint8 tensor of n
+// bytes: a model file that the scan reads as clean.
+func safetensorsOf(n int) string {
+	h := fmt.Sprintf(`{"w":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}`, n, n)
+	h += strings.Repeat(" ", (8-len(h)%8)%8)
+	var size [8]byte
+	binary.LittleEndian.PutUint64(size[:], uint64(len(h)))
+	return string(size[:]) + h + strings.Repeat("w", n)
+}
+
 func modelDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "bert")
 	for name, body := range map[string]string{
-		"config.json": `{"model_type":"bert"}`, "model.safetensors": strings.Repeat("w", 4096), "tok/vocab.txt": "a\nb\n",
+		"config.json": `{"model_type":"bert"}`, "model.safetensors": safetensorsOf(4000), "tok/vocab.txt": "a\nb\n",
 	} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		os.MkdirAll(filepath.Dir(p), 0o755)

@@ -62,6 +62,7 @@ const (
 	RulePolicyDenied     = "MV-POLICY-DENIED"           // a global the user's policy denies
 	RuleMalformed        = "MV-MALFORMED"               // the input could not be read completely
 	RuleLimit            = "MV-LIMIT"                   // a resource limit was hit
+	RuleNothingScanned   = "MV-NOTHING-SCANNED"         // a target path or reference under which no file was found
 	RuleTrailingData     = "MV-PICKLE-TRAILING-DATA"    // bytes after the last pickle that are not a pickle
 	RuleSafetensors      = "MV-SAFETENSORS-HEADER"      // a safetensors header that lies
 	RuleArchive          = "MV-ARCHIVE"                 // archive layout tricks (duplicate names, odd members)

@@ -20,10 +20,10 @@ func WriteJSON(w io.Writer, r *Report) error {
 func WriteText(w io.Writer, r *Report, show Severity) error {
 	var b strings.Builder
 	var critical, notAllowed, other int
-	var unsupported []string
+	var unsupported, nothing []string
 	for _, t := range r.Targets {
 		for _, f := range t.Findings {
-			if f.Severity < show || f.RuleID == RuleMalformed || f.RuleID == RuleLimit {
+			if f.Severity < show || f.RuleID == RuleMalformed || f.RuleID == RuleLimit || f.RuleID == RuleNothingScanned {
 				continue
 			}
 			where := t.Path
@@ -47,10 +47,13 @@ func WriteText(w io.Writer, r *Report, show Severity) error {
 		if t.Verdict == VerdictUnsupported {
 			unsupported = append(unsupported, t.Path)
 		}
+		if t.Format == FormatNothing {
+			nothing = append(nothing, t.Path)
+		}
 		if t.Verdict == VerdictMalformed {
 			rule, reason := RuleMalformed, t.Error
 			for _, f := range t.Findings {
-				if f.RuleID == RuleMalformed || f.RuleID == RuleLimit {
+				if f.RuleID == RuleMalformed || f.RuleID == RuleLimit || f.RuleID == RuleNothingScanned {
 					rule, reason = f.RuleID, f.Message
 					if f.Member != "" {
 						reason = f.Member + ": " + reason
@@ -62,8 +65,14 @@ func WriteText(w io.Writer, r *Report, show Severity) error {
 		}
 	}
 	s := r.Summary
-	fmt.Fprintf(&b, "%d scanned: %d dangerous, %d malformed, %d clean, %d unsupported\n",
-		s.Targets, s.Dangerous, s.Malformed, s.Clean, s.Unsupported)
+	// Targets under which no file was found are not counted as scanned.
+	if files := s.Targets - len(nothing); files > 0 {
+		fmt.Fprintf(&b, "%d scanned: %d dangerous, %d malformed, %d clean, %d unsupported\n",
+			files, s.Dangerous, s.Malformed-len(nothing), s.Clean, s.Unsupported)
+	}
+	if len(nothing) > 0 {
+		fmt.Fprintf(&b, "nothing scanned in %s\n", strings.Join(nothing, ", "))
+	}
 	if critical+notAllowed+other > 0 {
 		fmt.Fprintf(&b, "findings: %d critical, %d not on the allowlist, %d other\n", critical, notAllowed, other)
 	}

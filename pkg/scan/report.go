@@ -25,6 +25,9 @@ type Target struct {
 	Findings []Finding `json:"findings"`
 	// Error says why a malformed or unreadable target could not be read.
 	Error string `json:"error,omitempty"`
+	// rawCandidate marks an unrecognised .bin file, judged by NewReport
+	// against the other files of its folder.
+	rawCandidate bool
 }
 
 // Tool names the scanner that wrote a report.
@@ -52,8 +55,12 @@ type Report struct {
 }
 
 // NewReport builds a report from targets, sorted by path, with the summary
-// filled in.
+// filled in. A .bin file that no format recognised is unsupported when
+// another target of its folder describes raw data files (an ONNX model, an
+// OpenVINO .xml, a TensorFlow.js model.json), and malformed otherwise: pass
+// every target of one scan at once.
 func NewReport(tool Tool, targets []Target) *Report {
+	judgeRawData(targets)
 	slices.SortStableFunc(targets, func(a, b Target) int {
 		switch {
 		case a.Path < b.Path:
@@ -105,7 +112,7 @@ func verdict(findings []Finding, err error, failOn Severity) Verdict {
 		}
 	}
 	for _, f := range findings {
-		if f.RuleID == RuleLimit || f.RuleID == RuleMalformed {
+		if f.RuleID == RuleLimit || f.RuleID == RuleMalformed || f.RuleID == RuleNothingScanned {
 			return VerdictMalformed
 		}
 	}

@@ -95,6 +95,15 @@ func (s *Scanner) scanReaderAt(ctx context.Context, path, dir string, r io.Reade
 	if st.format != "" {
 		t.Format = st.format
 	}
+	if errors.Is(err, ErrUnsupported) {
+		switch ext := modelExtension(path); ext {
+		case "":
+		case rawDataExtension:
+			t.rawCandidate = true
+		default:
+			err = unrecognisedName(ext)
+		}
+	}
 	if err != nil && !errors.Is(err, ErrUnsupported) {
 		t.Error = err.Error()
 		sess.ReportError("", err)
@@ -138,6 +147,22 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) Target {
 	return t
 }
 
+// FormatNothing is the format of a NothingScanned target.
+const FormatNothing = "none"
+
+// NothingScanned is the target for a path or reference the user named under
+// which no file was scanned (an empty folder, a path that does not exist, an
+// artifact without a file layer), with why saying what was found instead. Its
+// verdict is malformed, so that the scan exits 2: a pipeline pointed at the
+// wrong place must not pass.
+func NothingScanned(path, why string) Target {
+	msg := "nothing scanned: " + why
+	return Target{
+		Path: path, Format: FormatNothing, Verdict: VerdictMalformed, Error: msg,
+		Findings: []Finding{{RuleID: RuleNothingScanned, Severity: SeverityInfo, Offset: -1, Message: msg}},
+	}
+}
+
 func (s *Scanner) unreadable(path string, err error) Target {
 	return Target{
 		Path: path, Format: "unknown", Verdict: VerdictMalformed, Error: err.Error(),
@@ -147,14 +172,26 @@ func (s *Scanner) unreadable(path string, err error) Target {
 
 // ScanPaths scans files and directories (recursively), files in parallel, and
 // returns one target per file. It fails only when the context is cancelled;
-// unreadable paths become malformed targets.
+// unreadable paths become malformed targets, and a path under which no file
+// was found becomes a NothingScanned target.
 func (s *Scanner) ScanPaths(ctx context.Context, paths []string) ([]Target, error) {
 	files := make(chan FileRef)
 	var walkErrs []Target
 	go func() {
 		defer close(files)
 		for _, p := range paths {
-			for _, bad := range Walk(ctx, p, files) {
+			n, errs := walk(ctx, p, files)
+			if n == 0 && ctx.Err() == nil {
+				// A pipeline pointed at the wrong folder or at a pattern
+				// that matched nothing must not pass.
+				why := "no file found"
+				if len(errs) > 0 && errs[0].Display == p {
+					why = errs[0].Err.Error()
+					errs = errs[1:]
+				}
+				walkErrs = append(walkErrs, NothingScanned(p, why))
+			}
+			for _, bad := range errs {
 				walkErrs = append(walkErrs, s.unreadable(bad.Display, bad.Err))
 			}
 		}

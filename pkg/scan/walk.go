@@ -27,9 +27,15 @@ type WalkError struct {
 // already on the current path is not entered again. It returns the paths it
 // could not read.
 func Walk(ctx context.Context, root string, out chan<- FileRef) []WalkError {
+	_, errs := walk(ctx, root, out)
+	return errs
+}
+
+// walk is Walk that also returns how many files it sent.
+func walk(ctx context.Context, root string, out chan<- FileRef) (int, []WalkError) {
 	w := &walker{ctx: ctx, out: out, active: map[fileKey]bool{}}
 	w.visit(root, root, 0)
-	return w.errs
+	return w.files, w.errs
 }
 
 type walker struct {
@@ -37,6 +43,7 @@ type walker struct {
 	out    chan<- FileRef
 	active map[fileKey]bool
 	errs   []WalkError
+	files  int
 }
 
 // maxWalkDepth stops directory trees deeper than any real model folder.
@@ -55,6 +62,7 @@ func (w *walker) visit(path, display string, depth int) {
 	case fi.Mode().IsRegular():
 		select {
 		case w.out <- FileRef{Path: path, Display: display}:
+			w.files++
 		case <-w.ctx.Done():
 		}
 	case fi.IsDir():

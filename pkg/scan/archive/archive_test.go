@@ -150,6 +150,36 @@ func TestZipWithoutEndRecordIsReadByLocalHeaders(t *testing.T) {
 	if !hasDanger(tg, "b.pkl") {
 		t.Errorf("payload not found without a central directory: %+v", tg.Findings)
 	}
+	if tg.Verdict != scan.VerdictDangerous {
+		t.Errorf("verdict %s, want dangerous: a payload wins over the missing end record", tg.Verdict)
+	}
+}
+
+// torch.load and zipfile both refuse a zip without an end record, so a clean
+// one is malformed (exit 2), not clean with a finding (exit 0).
+func TestZipWithoutEndRecordIsMalformed(t *testing.T) {
+	z := makeZip(t, member{name: "archive/data.pkl", data: clean}, member{name: "archive/version", data: []byte("3\n")})
+	for _, c := range []struct {
+		name string
+		cut  []byte
+	}{
+		{"end record cut", z[:bytes.LastIndex(z, []byte("PK\x05\x06"))]},
+		{"central directory cut", z[:bytes.Index(z, []byte("PK\x01\x02"))]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := scanBytes(t, c.cut, scan.Limits{})
+			if tg.Verdict != scan.VerdictMalformed || tg.Format != "pytorch-zip" {
+				t.Fatalf("verdict %s, format %s, want malformed pytorch-zip: %+v", tg.Verdict, tg.Format, tg.Findings)
+			}
+			fs := findings(tg, scan.RuleMalformed)
+			if len(fs) != 1 || !strings.Contains(fs[0].Message, "no end of central directory record") {
+				t.Errorf("want one MV-MALFORMED finding naming the end record: %+v", tg.Findings)
+			}
+		})
+	}
+	if tg := scanBytes(t, z, scan.Limits{}); tg.Verdict != scan.VerdictClean {
+		t.Errorf("the uncut zip: verdict %s, want clean: %+v", tg.Verdict, tg.Findings)
+	}
 }
 
 func TestZipPolyglotIsScannedAsBoth(t *testing.T) {

@@ -117,8 +117,12 @@ func scanZip(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64) er
 		s.ReportError("", err)
 	}
 	if d.NoDirectory {
-		s.Report(scan.Finding{RuleID: scan.RuleArchive, Severity: scan.SeverityMedium, Offset: -1,
-			Message: "zip has no end of central directory record: members found by their local headers"})
+		// Neither PyTorch's reader (miniz) nor CPython's zipfile opens a zip
+		// without an end record: a truncated download or a file cut to make
+		// scanners and loaders disagree. Its members, found by their local
+		// headers, are still scanned (streaming unzippers read them), so that
+		// something dangerous in them decides the verdict.
+		s.ReportError("", scan.Malformedf("zip has no end of central directory record (torch.load and zipfile refuse it): members found by their local headers were scanned"))
 	}
 	kind := classify(d)
 	s.SetFormat(kind.format)

@@ -52,7 +52,9 @@ var modelFields = map[protowire.Number]protowire.Type{
 // written by any ONNX library starts with ir_version (field 1), and every
 // field in the first bytes must be a ModelProto field with its wire type,
 // with printable producer and domain strings (which tells it apart from a
-// TensorFlow SavedModel, whose field 2 is a message).
+// TensorFlow SavedModel, whose field 2 is a message). After three such
+// fields, anything else is ONNX that Scan finds malformed (or, for a field
+// ONNX does not define, reads as protobuf does).
 func (Format) Match(head []byte, size int64) bool {
 	if len(head) < 4 || head[0] != 0x08 {
 		return false
@@ -62,10 +64,12 @@ func (Format) Match(head []byte, size int64) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return fields >= 2 && len(head) == scan.HeadSize
+			// Three well-formed ModelProto fields make it recognisably
+			// ONNX: what follows them is Scan's to call malformed.
+			return fields >= 3 || fields >= 2 && len(head) == scan.HeadSize
 		}
 		if want, ok := modelFields[num]; !ok || want != typ {
-			return false
+			return fields >= 3
 		}
 		b = b[n:]
 		if typ == protowire.VarintType {

@@ -159,3 +159,35 @@ func FuzzScan(f *testing.F) {
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
 	})
 }
+
+// A model that onnx.load could not decode is malformed whatever its name:
+// cut short, or with bytes after it that are no protobuf field. Content
+// that is not recognisably ONNX is not claimed.
+func TestUndecodableModelsAreMalformed(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join(fixtures, "benign_add.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want scan.Verdict
+		msg  string
+	}{
+		{"the fixture is clean", good, scan.VerdictClean, ""},
+		{"cut in half", good[:len(good)/2], scan.VerdictMalformed, "declares"},
+		{"one byte short", good[:len(good)-1], scan.VerdictMalformed, "protobuf"},
+		{"a byte of an invalid wire type after it", append(bytes.Clone(good), 0x0f), scan.VerdictMalformed, "wire type 7"},
+		{"a field ONNX does not define after it", append(bytes.Clone(good), 0x98, 0x06, 0x01), scan.VerdictClean, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := scanner().ScanReaderAt(context.Background(), "m.dat", bytes.NewReader(c.data), int64(len(c.data)))
+			if tg.Format != "onnx" || tg.Verdict != c.want || !strings.Contains(tg.Error, c.msg) {
+				t.Fatalf("format %s, verdict %s, error %q; want onnx, %s, %q", tg.Format, tg.Verdict, tg.Error, c.want, c.msg)
+			}
+		})
+	}
+	if (Format{}).Match([]byte("\x08\x07\x12\x02ab\xff\xff"), 8) {
+		t.Error("two fields and then garbage matched as ONNX")
+	}
+}

@@ -457,10 +457,21 @@ func (m *vm) exec() (val, error) {
 			if err != nil {
 				return val{}, err
 			}
-			// The C unpickler fails on a frame longer than the data left, but
-			// the Python one (which joblib's unpickler extends) reads what is
-			// there and runs it: the declared length is not trusted either way.
-			_ = n
+			// The C unpickler (pickle.load, torch.load) fails on a frame
+			// longer than the data left, before running anything in it; the
+			// Python one (which joblib's unpickler extends) reads what is
+			// there and runs it. So the stream is scanned on as the Python
+			// unpickler reads it, and the file is malformed unless what runs
+			// is dangerous. Only the first pickle counts: after a STOP come
+			// bytes of other kinds (storages, arrays) that merely look like
+			// opcodes.
+			if left := m.r.remaining(); int64(n) > left && m.completed == 0 && !m.frameOverrun {
+				m.frameOverrun = true
+				m.pending = append(m.pending, scan.Finding{RuleID: scan.RuleMalformed, Severity: scan.SeverityInfo,
+					Offset: off, Opcode: "FRAME", Message: fmt.Sprintf(
+						"%s: FRAME declares %d bytes, %d left in the stream: pickle.load and torch.load fail on it, joblib's unpickler runs what is there",
+						scan.ErrMalformed, n, left)})
+			}
 		case opGLOBAL, opINST:
 			mod, err := r.line(m.lineMax())
 			if err != nil {

@@ -3,8 +3,10 @@ package pickle_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelverify/modelverify/pkg/scan"
@@ -53,5 +55,42 @@ func TestFixturesHaveTheVerdictOfTheirFolder(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A FRAME longer than the data left makes pickle.load and torch.load fail
+// before running anything, while joblib's Python unpickler runs what is
+// there: the file is malformed unless what would run is dangerous.
+func TestFrameLongerThanTheStream(t *testing.T) {
+	frame := func(n uint64, body string) []byte {
+		b := []byte("\x80\x04\x95")
+		b = binary.LittleEndian.AppendUint64(b, n)
+		return append(b, body...)
+	}
+	clean := "}\x94."
+	evil := "\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94."
+	cases := []struct {
+		name string
+		data []byte
+		want scan.Verdict
+	}{
+		{"a frame of the right length is clean", frame(uint64(len(clean)), clean), scan.VerdictClean},
+		{"a frame longer than the file is malformed", frame(1<<20, clean), scan.VerdictMalformed},
+		{"a dangerous pickle in a long frame is dangerous", frame(1<<20, evil), scan.VerdictDangerous},
+		{"a long frame after the first STOP is trailing data", append([]byte(clean), frame(1<<20, "")...), scan.VerdictClean},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := scanBytes(t, c.data, scan.Options{})
+			if got.Verdict != c.want {
+				t.Fatalf("verdict %s, want %s: %+v", got.Verdict, c.want, got.Findings)
+			}
+			if c.want == scan.VerdictMalformed {
+				f := got.Findings[0]
+				if f.RuleID != scan.RuleMalformed || f.Opcode != "FRAME" || f.Offset != 2 || !strings.Contains(f.Message, "FRAME declares 1048576 bytes") {
+					t.Errorf("finding %+v", f)
+				}
+			}
+		})
 	}
 }

@@ -152,6 +152,8 @@ type vm struct {
 	// the stream as a pickle.
 	startedWithProto bool
 	completed        int
+	// frameOverrun is set once a FRAME longer than the data left was seen.
+	frameOverrun bool
 }
 
 func newVM(ctx context.Context, s *scan.Session, ra io.ReaderAt, off, end int64) *vm {

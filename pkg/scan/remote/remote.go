@@ -72,14 +72,22 @@ func ScanArtifact(ctx context.Context, sc *scan.Scanner, ref string, opts manife
 	if a.Index != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("%s is an index: scanned its manifest %s", ref, a.Descriptor.Digest))
 	}
+	var what string
 	switch a.Kind {
 	case manifest.KindImage:
-		return scanImage(ctx, sc, target, a, ref, res)
+		res, err = scanImage(ctx, sc, target, a, ref, res)
+		what = "the image holds no regular file"
 	case manifest.KindOther:
-		return scanOther(ctx, sc, target, a, ref, res)
+		res, err = scanOther(ctx, sc, target, a, ref, res)
+		what = "the artifact has no layer"
+	default:
+		res.Targets, err = scanModel(ctx, sc, target, a.Manifest, ref)
+		what = "the model manifest has no file layer"
 	}
-	ts, err := scanModel(ctx, sc, target, a.Manifest, ref)
-	res.Targets = ts
+	if err == nil && len(res.Targets) == 0 {
+		// An artifact that yields no file must not pass as clean.
+		res.Targets = []scan.Target{scan.NothingScanned(ref, what)}
+	}
 	return res, err
 }
 
@@ -180,6 +188,12 @@ func scanOther(ctx context.Context, sc *scan.Scanner, target manifest.Target, a 
 	res.Notes = append(res.Notes, fmt.Sprintf("%s: not a ModelPack model or an image (artifactType %q, config %q): scanned file by file", ref, m.ArtifactType, m.Config.MediaType))
 	var raw []manifest.File
 	for i, l := range m.Layers {
+		if l.MediaType == ocispec.MediaTypeEmptyJSON {
+			// What oras packs in place of layers for an artifact without
+			// files: no file of the artifact.
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: layer %d is the empty descriptor, not a file", ref, i))
+			continue
+		}
 		if l.Digest.Algorithm() != digest.SHA256 {
 			res.Targets = append(res.Targets, malformed(fmt.Sprintf("%s/layer-%d", ref, i), l.Size, fmt.Errorf("layer digest %s is not sha256", l.Digest)))
 			continue

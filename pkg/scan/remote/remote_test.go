@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -318,4 +320,85 @@ func layoutArtifact(t *testing.T, artifactType string, layers []blob, config *bl
 		t.Fatal(err)
 	}
 	return r.String()
+}
+
+// An artifact that yields no file is not clean: a model manifest without
+// layers, and any other artifact without layers, are each one
+// MV-NOTHING-SCANNED target named by the reference.
+func TestScanOfAnArtifactWithoutFilesScansNothing(t *testing.T) {
+	ctx := context.Background()
+	cfg := []byte(`{"descriptor":{},"config":{},"modelfs":{"type":"layers","diff_ids":[]}}`)
+	cd := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
+	for _, c := range []struct {
+		name, artifactType string
+		config             *blob
+		why                string
+	}{
+		{"a model manifest without layers", manifest.ArtifactTypeModel, &blob{cd, cfg}, "no file layer"},
+		{"another artifact without layers", "application/vnd.example.thing", nil, "no layer"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ref := layoutManifest(t, c.artifactType, c.config)
+			sc := scan.New(scan.Options{Formats: all.Formats()})
+			targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(targets) != 1 || targets[0].Path != ref || targets[0].Verdict != scan.VerdictMalformed ||
+				targets[0].Format != scan.FormatNothing || len(targets[0].Findings) != 1 ||
+				targets[0].Findings[0].RuleID != scan.RuleNothingScanned ||
+				!strings.Contains(targets[0].Error, "nothing scanned: ") || !strings.Contains(targets[0].Error, c.why) {
+				t.Fatalf("targets %+v, want one nothing-scanned target saying %q", targets, c.why)
+			}
+		})
+	}
+}
+
+// layoutManifest tags as v1, in a new OCI layout, an image manifest of type
+// artifactType with no layers at all (config the empty descriptor when nil),
+// as a hostile or broken publisher may write it, and returns its reference.
+func layoutManifest(t *testing.T, artifactType string, config *blob) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "layout")
+	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
+	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := blob{ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data}
+	if config != nil {
+		cfg = *config
+	}
+	if err := target.Push(ctx, cfg.d, bytes.NewReader(cfg.b)); err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType, Config: cfg.d, Layers: []ocispec.Descriptor{}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, b)
+	if err := target.Push(ctx, md, bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	return r.String()
+}
+
+// An artifact packed by oras without files carries the empty descriptor as
+// its only layer: that is no file either.
+func TestScanOfAnArtifactWithOnlyTheEmptyLayerScansNothing(t *testing.T) {
+	ref := layoutArtifact(t, "application/vnd.example.thing", nil, nil)
+	sc := scan.New(scan.Options{Formats: all.Formats()})
+	targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || targets[0].Format != scan.FormatNothing || targets[0].Verdict != scan.VerdictMalformed {
+		t.Fatalf("targets %+v, want one nothing-scanned target", targets)
+	}
 }

@@ -11,7 +11,8 @@
 // Checkpoint ops (SaveV2, RestoreV2, ...) are what every SavedModel uses to
 // load its variables; they are reported only outside the saver functions.
 //
-// The format also recognises the SavedModel fingerprint (fingerprint.pb),
+// The format also recognises a bare GraphDef (a TensorFlow 1 frozen graph,
+// judged like a SavedModel's graph), the SavedModel fingerprint (fingerprint.pb),
 // which holds only hashes, and the Keras metadata that tf.keras saves next
 // to saved_model.pb (keras_metadata.pb): one JSON config per layer, which
 // Keras revives on load, Lambda bytecode included; each goes through
@@ -45,7 +46,42 @@ func (Format) Name() string { return "tf-savedmodel" }
 // followed by a MetaGraphDef whose first field is meta_info_def or
 // graph_def; or a fingerprint (five varint hashes and a version message).
 func (Format) Match(head []byte, size int64) bool {
-	return matchSavedModel(head) || matchFingerprint(head) || matchKerasMetadata(head)
+	return matchSavedModel(head) || matchFingerprint(head) || matchKerasMetadata(head) || matchGraphDef(head)
+}
+
+// matchGraphDef recognises a bare GraphDef (a TensorFlow 1 frozen graph,
+// frozen_inference_graph.pb): it starts with a node (field 1) whose name (1)
+// and op (2) come first and are printable.
+func matchGraphDef(b []byte) bool {
+	if len(b) < 6 || b[0] != 0x0a {
+		return false
+	}
+	_, n := protowire.ConsumeVarint(b[1:])
+	if n < 0 {
+		return false
+	}
+	b = b[1+n:]
+	for _, tag := range []byte{0x0a, 0x12} {
+		if len(b) < 2 || b[0] != tag {
+			return false
+		}
+		l, m := protowire.ConsumeVarint(b[1:])
+		if m < 0 || l == 0 || l > 1<<16 {
+			return false
+		}
+		b = b[1+m:]
+		s := b[:min(uint64(len(b)), l)]
+		for _, c := range s {
+			if c < 0x20 || c > 0x7e {
+				return false
+			}
+		}
+		if uint64(len(b)) < l {
+			return len(s) > 0
+		}
+		b = b[l:]
+	}
+	return true
 }
 
 // matchKerasMetadata recognises SavedMetadata: repeated SavedObject nodes
@@ -178,6 +214,10 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 	if matchFingerprint(head) {
 		s.SetFormat("tf-fingerprint")
 		return w.r.Walk(0, size, func(pbwalk.Field) error { return nil })
+	}
+	if matchGraphDef(head) {
+		s.SetFormat("tf-graphdef")
+		return w.graph(ctx, pbwalk.Field{Type: protowire.BytesType, Off: 0, Len: size})
 	}
 	return w.r.Walk(0, size, func(f pbwalk.Field) error {
 		if f.Num == 2 {

@@ -3,10 +3,13 @@ package tfsaved
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/modelverify/modelverify/pkg/scan"
 )
@@ -94,4 +97,47 @@ func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
 	})
+}
+
+// graphDef is a frozen GraphDef with one node per op, as
+// tf.compat.v1.graph_util writes them: node (1) with name (1) and op (2),
+// then versions (4).
+func graphDef(ops ...string) []byte {
+	var b []byte
+	for i, op := range ops {
+		var n []byte
+		n = protowire.AppendTag(n, 1, protowire.BytesType)
+		n = protowire.AppendString(n, fmt.Sprintf("node_%d", i))
+		n = protowire.AppendTag(n, 2, protowire.BytesType)
+		n = protowire.AppendString(n, op)
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, n)
+	}
+	b = protowire.AppendTag(b, 4, protowire.BytesType)
+	return protowire.AppendBytes(b, []byte{0x08, 0x1b})
+}
+
+func TestFrozenGraphDef(t *testing.T) {
+	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	good := graphDef("Placeholder", "Const", "MatMul", "Identity")
+	for _, c := range []struct {
+		name string
+		data []byte
+		want scan.Verdict
+	}{
+		{"a frozen graph of plain ops is clean", good, scan.VerdictClean},
+		{"a frozen graph with PyFunc is dangerous", graphDef("Placeholder", "PyFunc"), scan.VerdictDangerous},
+		{"a frozen graph that reads files is dangerous", graphDef("Const", "ReadFile"), scan.VerdictDangerous},
+		{"a frozen graph cut short is malformed", good[:len(good)-3], scan.VerdictMalformed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := sc.ScanReaderAt(context.Background(), "frozen_graph.pb", bytes.NewReader(c.data), int64(len(c.data)))
+			if tg.Format != "tf-graphdef" || tg.Verdict != c.want {
+				t.Fatalf("format %s, verdict %s, want tf-graphdef %s: %+v %s", tg.Format, tg.Verdict, c.want, tg.Findings, tg.Error)
+			}
+		})
+	}
+	if matchGraphDef([]byte("\x0a\x10\x0a\x01x\x12\x03a\x00b")) {
+		t.Error("an op name with a control byte matched")
+	}
 }
