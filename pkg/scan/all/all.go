@@ -53,6 +53,10 @@ func Formats() []scan.Format {
 		compress.LZMA{},
 		archive.PickleZip{},
 		serving.MLmodel{},
+		// Legacy GGML only claims what no container format above reads (a
+		// tar, zip or legacy torch file that starts with its magic is one of
+		// those).
+		gguf.GGML{},
 		// Text that may be Python; what does not parse goes on to pickle.
 		python.Text{},
 		pickle.Format{},
