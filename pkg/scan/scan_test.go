@@ -154,9 +154,13 @@ func (recursive) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size 
 func TestSpoolChargesTheExpansionBudget(t *testing.T) {
 	var got error
 	sc := scan.New(scan.Options{Formats: []scan.Format{spooler{&got}}, Limits: scan.Limits{MaxExpandedBytes: 40 << 20}})
-	sc.ScanReaderAt(context.Background(), "s", strings.NewReader("x"), 1)
-	if !errors.Is(got, scan.ErrLimit) {
-		t.Errorf("spooling 64 MiB under a 40 MiB budget: %v", got)
+	tg := sc.ScanReaderAt(context.Background(), "s", strings.NewReader("x"), 1)
+	limited := errors.Is(got, scan.ErrLimit)
+	for _, f := range tg.Findings {
+		limited = limited || f.RuleID == scan.RuleLimit
+	}
+	if !limited {
+		t.Errorf("spooling 64 MiB under a 40 MiB budget: %v, findings %+v", got, tg.Findings)
 	}
 }
 
@@ -165,10 +169,7 @@ type spooler struct{ err *error }
 func (spooler) Name() string                       { return "spooler" }
 func (spooler) Match(head []byte, size int64) bool { return true }
 func (s spooler) Scan(ctx context.Context, sess *scan.Session, r io.ReaderAt, size int64) error {
-	sp, err := scan.Spool(io.LimitReader(zeros{}, 64<<20), sess)
-	if err == nil {
-		sp.Close()
-	}
+	_, err := sess.NestedStream(ctx, "stream", io.LimitReader(zeros{}, 64<<20))
 	*s.err = err
 	return nil
 }

@@ -175,7 +175,7 @@ func (s *Scanner) unreadable(path string, err error) Target {
 // unreadable paths become malformed targets, and a path under which no file
 // was found becomes a NothingScanned target.
 func (s *Scanner) ScanPaths(ctx context.Context, paths []string) ([]Target, error) {
-	files := make(chan FileRef)
+	files := make(chan fileRef)
 	var walkErrs []Target
 	go func() {
 		defer close(files)

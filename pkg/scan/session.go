@@ -167,7 +167,7 @@ func (s *Session) Child(member string) *Session {
 // decompressor's output). It spools the stream, charging every byte to the
 // expansion budget, then dispatches it.
 func (s *Session) NestedStream(ctx context.Context, member string, r io.Reader) (NestedResult, error) {
-	sp, err := Spool(r, s)
+	sp, err := spool(r, s)
 	if err != nil {
 		s.ReportError(member, fmt.Errorf("read %s: %w", path.Base(member), err))
 		return NestedResult{Complete: false}, ctx.Err()

@@ -7,22 +7,22 @@ import (
 	"os"
 )
 
-// spoolMemory is how much of a stream Spool keeps in memory before it moves
+// spoolMemory is how much of a stream spool keeps in memory before it moves
 // to a temporary file.
 const spoolMemory = 32 << 20
 
-// Spooled is a stream saved so that it can be read at any offset.
-type Spooled struct {
+// spooled is a stream saved so that it can be read at any offset.
+type spooled struct {
 	io.ReaderAt
 	size int64
 	file *os.File
 }
 
 // Size is the number of bytes spooled.
-func (s *Spooled) Size() int64 { return s.size }
+func (s *spooled) Size() int64 { return s.size }
 
 // Close removes the temporary file, if any.
-func (s *Spooled) Close() error {
+func (s *spooled) Close() error {
 	if s.file == nil {
 		return nil
 	}
@@ -31,22 +31,22 @@ func (s *Spooled) Close() error {
 	return errors.Join(err, os.Remove(name))
 }
 
-// Spool reads r to the end, in memory up to 32 MiB and in a temporary file
+// spool reads r to the end, in memory up to 32 MiB and in a temporary file
 // beyond, charging every byte to the session's expansion budget.
-func Spool(r io.Reader, s *Session) (*Spooled, error) {
+func spool(r io.Reader, s *Session) (*spooled, error) {
 	var buf bytes.Buffer
 	n, err := copyCharged(&buf, r, spoolMemory, s)
 	if err != nil {
 		return nil, err
 	}
 	if n < spoolMemory {
-		return &Spooled{ReaderAt: bytes.NewReader(buf.Bytes()), size: n}, nil
+		return &spooled{ReaderAt: bytes.NewReader(buf.Bytes()), size: n}, nil
 	}
 	f, err := os.CreateTemp("", "modelverify-spool-*")
 	if err != nil {
 		return nil, err
 	}
-	sp := &Spooled{ReaderAt: f, file: f}
+	sp := &spooled{ReaderAt: f, file: f}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		sp.Close()
 		return nil, err

@@ -8,31 +8,25 @@ import (
 	"sort"
 )
 
-// FileRef is a regular file found by Walk: Path is where to read it, Display
+// fileRef is a regular file found by walk: Path is where to read it, Display
 // is the path the user sees (through symlinks, not to their targets).
-type FileRef struct {
+type fileRef struct {
 	Path    string
 	Display string
 }
 
-// WalkError is a path Walk could not read.
-type WalkError struct {
+// walkError is a path walk could not read.
+type walkError struct {
 	Display string
 	Err     error
 }
 
-// Walk sends every regular file under root (root itself if it is a file) to
+// walk sends every regular file under root (root itself if it is a file) to
 // out, following symlinks to files and directories (the Hugging Face cache
 // links snapshot files to blobs elsewhere) with loop detection: a directory
-// already on the current path is not entered again. It returns the paths it
-// could not read.
-func Walk(ctx context.Context, root string, out chan<- FileRef) []WalkError {
-	_, errs := walk(ctx, root, out)
-	return errs
-}
-
-// walk is Walk that also returns how many files it sent.
-func walk(ctx context.Context, root string, out chan<- FileRef) (int, []WalkError) {
+// already on the current path is not entered again. It returns how many
+// files it sent and the paths it could not read.
+func walk(ctx context.Context, root string, out chan<- fileRef) (int, []walkError) {
 	w := &walker{ctx: ctx, out: out, active: map[fileKey]bool{}}
 	w.visit(root, root, 0)
 	return w.files, w.errs
@@ -40,9 +34,9 @@ func walk(ctx context.Context, root string, out chan<- FileRef) (int, []WalkErro
 
 type walker struct {
 	ctx    context.Context
-	out    chan<- FileRef
+	out    chan<- fileRef
 	active map[fileKey]bool
-	errs   []WalkError
+	errs   []walkError
 	files  int
 }
 
@@ -55,19 +49,19 @@ func (w *walker) visit(path, display string, depth int) {
 	}
 	fi, err := os.Stat(path) // follows symlinks
 	if err != nil {
-		w.errs = append(w.errs, WalkError{display, err})
+		w.errs = append(w.errs, walkError{display, err})
 		return
 	}
 	switch {
 	case fi.Mode().IsRegular():
 		select {
-		case w.out <- FileRef{Path: path, Display: display}:
+		case w.out <- fileRef{Path: path, Display: display}:
 			w.files++
 		case <-w.ctx.Done():
 		}
 	case fi.IsDir():
 		if depth > maxWalkDepth {
-			w.errs = append(w.errs, WalkError{display, fmt.Errorf("directory tree deeper than %d", maxWalkDepth)})
+			w.errs = append(w.errs, walkError{display, fmt.Errorf("directory tree deeper than %d", maxWalkDepth)})
 			return
 		}
 		key, ok := keyOf(fi)
@@ -80,7 +74,7 @@ func (w *walker) visit(path, display string, depth int) {
 		}
 		entries, err := os.ReadDir(path)
 		if err != nil {
-			w.errs = append(w.errs, WalkError{display, err})
+			w.errs = append(w.errs, walkError{display, err})
 			return
 		}
 		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
