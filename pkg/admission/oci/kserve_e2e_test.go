@@ -95,7 +95,7 @@ func TestKServeEndToEndWithKubeAPIServer(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "serving"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, validating := webhookConfigs(t, "https://"+wh.addr, ca.PEM)
+	mutating, validating := webhookConfigs(t, "https://"+wh.addr, ca.PEM)
 	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +164,24 @@ func TestKServeEndToEndWithKubeAPIServer(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the mutating webhook pins a storage URI tag to the digest that is then verified", func(t *testing.T) {
+		if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var created *unstructured.Unstructured
+		retry(t, "create an InferenceService by tag", func() error {
+			var err error
+			created, err = isvcs.Create(ctx, inferenceService("bytag", "oci://"+host+"/models/good:v1"), metav1.CreateOptions{})
+			return err
+		})
+		got, _, _ := unstructured.NestedString(created.Object, "spec", "predictor", "model", "storageUri")
+		if want := "oci://" + host + "/models/good:v1@" + good; got != want {
+			t.Errorf("stored storageUri %q, want %q", got, want)
+		}
+		_, err := llms.Create(ctx, llmInferenceService("unsigned-tag", "oci://"+host+"/models/unsigned:v1"), metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no valid signature") {
+			t.Errorf("a tag of an unsigned model: got %v", err)
+		}
+	})
 }
