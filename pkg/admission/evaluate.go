@@ -196,28 +196,55 @@ func (p *Policy) evaluateOne(ctx context.Context, m Model, opts EvalOptions) Mod
 	md.Pinned = pinned.String()
 
 	key := cacheKey(r.name, digest)
-	if v, ok := p.cache.get(key); ok {
-		p.metrics.cacheHit()
+	if v, ok := p.lookup(key); ok {
 		md.Outcome, md.Reason, md.Cached = v.outcome, v.reason, true
 		return md
 	}
-	p.metrics.cacheMiss()
 	res, _, _ := p.flight.Do(key, func() (any, error) {
 		// A request that missed the cache while another verified the
 		// same digest may start its flight once that one has ended:
 		// the verdict is in the cache by then.
-		if v, ok := p.cache.get(key); ok {
+		if v, ok := p.cached(key); ok {
 			return v, nil
 		}
 		v := r.verify(ctx, pinned)
-		if v.outcome != Undecided {
+		switch v.outcome {
+		case Admitted:
 			p.cache.put(key, v)
+		case Denied:
+			p.denials.put(key, v)
 		}
 		return v, nil
 	})
 	v := res.(verdict)
 	md.Outcome, md.Reason = v.outcome, v.reason
 	return md
+}
+
+// lookup consults the cache of admissions, then that of denials, and
+// counts the hit or the miss.
+func (p *Policy) lookup(key string) (verdict, bool) {
+	if v, ok := p.cache.get(key); ok {
+		p.stats.hits.Add(1)
+		p.metrics.cacheLookup("hit")
+		return v, true
+	}
+	if v, ok := p.denials.get(key); ok {
+		p.stats.negativeHits.Add(1)
+		p.metrics.cacheLookup("negative_hit")
+		return v, true
+	}
+	p.stats.misses.Add(1)
+	p.metrics.cacheLookup("miss")
+	return verdict{}, false
+}
+
+// cached is lookup without counting.
+func (p *Policy) cached(key string) (verdict, bool) {
+	if v, ok := p.cache.get(key); ok {
+		return v, true
+	}
+	return p.denials.get(key)
 }
 
 type verdict struct {

@@ -3,6 +3,8 @@ package admission
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -197,4 +199,84 @@ func TestConcurrentRequestsVerifyOnce(t *testing.T) {
 	if n := w.verifies.Load(); n > 10 {
 		t.Errorf("%d signature checks for one digest", n)
 	}
+}
+
+func TestDenialsAreCachedBrieflyApartFromAdmissions(t *testing.T) {
+	w := newWorld()
+	good := digestOf("good")
+	w.sign("release", good, clean)
+	c := &clock{now: time.Unix(1e9, 0)}
+	m := NewMetrics()
+	p := compileTest(t, w, testPolicy("enforce", "  cache: {ttl: 5m, negativeTTL: 10s, negativeSize: 3}"), Options{Now: c.Now, Metrics: m})
+	eval := func(d string) ModelDecision {
+		t.Helper()
+		return p.Evaluate(context.Background(), []Model{{Ref: "registry.test/models/a@" + d}}, EvalOptions{}).Models[0]
+	}
+	bad := digestOf("unsigned")
+	if md := eval(good); md.Outcome != Admitted || md.Cached {
+		t.Fatalf("first admission: %+v", md)
+	}
+	if md := eval(bad); md.Outcome != Denied || md.Cached {
+		t.Fatalf("first denial: %+v", md)
+	}
+	verifies := w.verifies.Load()
+	for range 5 {
+		if md := eval(bad); md.Outcome != Denied || !md.Cached || !strings.Contains(md.Reason, "no valid signature") {
+			t.Fatalf("repeated denial: %+v", md)
+		}
+	}
+	if md := eval(good); !md.Cached {
+		t.Fatalf("admission not reused: %+v", md)
+	}
+	if w.verifies.Load() != verifies {
+		t.Errorf("cached decisions verified %d more times", w.verifies.Load()-verifies)
+	}
+	if got, want := p.CacheStats(), (CacheStats{Hits: 1, NegativeHits: 5, Misses: 2, Admissions: 1, Denials: 1}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+
+	// A denial lasts negativeTTL: once the model is signed, it is admitted
+	// after 10 s, while the admission stays for its own, longer TTL.
+	w.sign("release", bad, clean)
+	c.advance(9 * time.Second)
+	if md := eval(bad); md.Outcome != Denied || !md.Cached {
+		t.Fatalf("denial expired early: %+v", md)
+	}
+	c.advance(2 * time.Second)
+	if md := eval(bad); md.Outcome != Admitted || md.Cached {
+		t.Fatalf("after negativeTTL: %+v", md)
+	}
+
+	// A flood of distinct bad digests fills only the cache of denials,
+	// which stays within negativeSize, and evicts no admission.
+	for i := range 20 {
+		eval(digestOf(fmt.Sprint("flood", i)))
+	}
+	st := p.CacheStats()
+	if st.Denials > 3 {
+		t.Errorf("%d denials kept, negativeSize 3", st.Denials)
+	}
+	if st.Admissions != 2 {
+		t.Errorf("%d admissions kept after the flood, want 2", st.Admissions)
+	}
+	before := st.Hits
+	if md := eval(good); !md.Cached || p.CacheStats().Hits != before+1 {
+		t.Errorf("the admission was evicted by the flood: %+v", md)
+	}
+	body := metricsText(t, m)
+	for _, want := range []string{
+		`modelverify_admission_cache_requests_total{result="negative_hit"} 6`,
+		`modelverify_admission_cache_requests_total{result="hit"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func metricsText(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }

@@ -39,7 +39,7 @@ func NewMetrics() *Metrics {
 		}, []string{"endpoint"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelverify_admission_cache_requests_total",
-			Help: "Decision cache lookups, by result (hit, miss).",
+			Help: "Decision cache lookups, by result (hit: a cached admission, negative_hit: a cached denial, miss).",
 		}, []string{"result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelverify_admission_reloads_total",
@@ -59,15 +59,11 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is the registry the metrics are on.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
-func (m *Metrics) cacheHit() {
+// cacheLookup counts a decision cache lookup by its result: hit (an
+// admission), negative_hit (a denial) or miss.
+func (m *Metrics) cacheLookup(result string) {
 	if m != nil {
-		m.cache.WithLabelValues("hit").Inc()
-	}
-}
-
-func (m *Metrics) cacheMiss() {
-	if m != nil {
-		m.cache.WithLabelValues("miss").Inc()
+		m.cache.WithLabelValues(result).Inc()
 	}
 }
 

@@ -69,6 +69,14 @@ type CacheSpec struct {
 	TTL string `yaml:"ttl"`
 	// Size is the most digests remembered; default 10000.
 	Size int `yaml:"size"`
+	// NegativeTTL is how long a denial of a digest is reused; default
+	// 30s, at most 5m. Denials are kept apart from admissions, so a flood
+	// of bad references neither asks the registry again for each request
+	// nor evicts cached admissions. A model that could not be checked
+	// (registry unreachable) is never cached.
+	NegativeTTL string `yaml:"negativeTTL"`
+	// NegativeSize is the most denials remembered; default 1000.
+	NegativeSize int `yaml:"negativeSize"`
 }
 
 // Rule actions.
@@ -266,6 +274,10 @@ const (
 	MaxCacheTTL      = time.Hour
 	DefaultCacheSize = 10000
 	maxCacheSize     = 1 << 20
+
+	DefaultNegativeCacheTTL  = 30 * time.Second
+	MaxNegativeCacheTTL      = 5 * time.Minute
+	DefaultNegativeCacheSize = 1000
 )
 
 func (d *PolicyDocument) validate() error {
@@ -288,6 +300,15 @@ func (d *PolicyDocument) validate() error {
 	}
 	if s.Cache.Size < 0 || s.Cache.Size > maxCacheSize {
 		return fmt.Errorf("spec.cache.size %d: want 0 (default) to %d", s.Cache.Size, maxCacheSize)
+	}
+	if s.Cache.NegativeTTL != "" {
+		ttl, err := time.ParseDuration(s.Cache.NegativeTTL)
+		if err != nil || ttl <= 0 || ttl > MaxNegativeCacheTTL {
+			return fmt.Errorf("spec.cache.negativeTTL %q: want a duration in (0, %s]", s.Cache.NegativeTTL, MaxNegativeCacheTTL)
+		}
+	}
+	if s.Cache.NegativeSize < 0 || s.Cache.NegativeSize > maxCacheSize {
+		return fmt.Errorf("spec.cache.negativeSize %d: want 0 (default) to %d", s.Cache.NegativeSize, maxCacheSize)
 	}
 	names := map[string]bool{}
 	for i, r := range s.Rules {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -81,7 +82,9 @@ type Policy struct {
 	requireDigest bool
 	rules         []*rule
 	resolver      Resolver
-	cache         *decisionCache
+	cache         *decisionCache // admissions
+	denials       *decisionCache // denials: short-lived, bounded apart
+	stats         cacheCounters
 	flight        singleflight.Group
 	metrics       *Metrics
 	parallelism   int
@@ -121,6 +124,14 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
+	negTTL := DefaultNegativeCacheTTL
+	if doc.Spec.Cache.NegativeTTL != "" {
+		negTTL, _ = time.ParseDuration(doc.Spec.Cache.NegativeTTL) // validated
+	}
+	negSize := doc.Spec.Cache.NegativeSize
+	if negSize == 0 {
+		negSize = DefaultNegativeCacheSize
+	}
 	p := &Policy{
 		name:          doc.Metadata.Name,
 		enforce:       doc.enforce(),
@@ -128,6 +139,7 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 		requireDigest: doc.requireDigest(),
 		resolver:      opts.Resolver,
 		cache:         newDecisionCache(size, ttl, opts.Now),
+		denials:       newDecisionCache(negSize, negTTL, opts.Now),
 		metrics:       opts.Metrics,
 		parallelism:   opts.Parallelism,
 	}
@@ -163,6 +175,32 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 		p.rules = append(p.rules, r)
 	}
 	return p, nil
+}
+
+// CacheStats counts the decision cache lookups of a policy since it was
+// compiled, and how many entries each cache holds (expired ones included
+// until they are looked up or evicted).
+type CacheStats struct {
+	Hits         int64 // an admission was reused
+	NegativeHits int64 // a denial was reused
+	Misses       int64 // the model was verified
+	Admissions   int   // entries in the cache of admissions
+	Denials      int   // entries in the cache of denials
+}
+
+type cacheCounters struct {
+	hits, negativeHits, misses atomic.Int64
+}
+
+// CacheStats reports the policy's cache counters.
+func (p *Policy) CacheStats() CacheStats {
+	return CacheStats{
+		Hits:         p.stats.hits.Load(),
+		NegativeHits: p.stats.negativeHits.Load(),
+		Misses:       p.stats.misses.Load(),
+		Admissions:   p.cache.Len(),
+		Denials:      p.denials.Len(),
+	}
 }
 
 // Name is the policy's metadata.name.

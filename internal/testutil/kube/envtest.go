@@ -46,9 +46,10 @@ func executable(p string) bool {
 
 // StartAPIServer starts etcd and a real kube-apiserver on 127.0.0.1 through
 // envtest and returns an admin client configuration. Both are stopped when
-// the test ends. Without the binaries (see AssetsDir) the test is skipped,
+// the test ends. The CustomResourceDefinitions in crdDirs are installed
+// first. Without the binaries (see AssetsDir) the test is skipped,
 // or fails when MODELVERIFY_INTEGRATION=require.
-func StartAPIServer(t testing.TB) *rest.Config {
+func StartAPIServer(t testing.TB, crdDirs ...string) *rest.Config {
 	t.Helper()
 	dir := AssetsDir()
 	if dir == "" {
@@ -62,6 +63,8 @@ func StartAPIServer(t testing.TB) *rest.Config {
 		BinaryAssetsDirectory:    dir,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
+		CRDDirectoryPaths:        crdDirs,
+		ErrorIfCRDPathMissing:    len(crdDirs) > 0,
 	}
 	env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(dir, "etcd")}
 	api := &envtest.APIServer{Path: filepath.Join(dir, "kube-apiserver")}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
 
 	"github.com/modelverify/modelverify/pkg/admission"
 	"github.com/modelverify/modelverify/pkg/manifest"
@@ -101,6 +102,10 @@ func (a *authority) pinned(ctx context.Context, ref admission.Reference) (manife
 		return nil, ocispec.Descriptor{}, err
 	}
 	desc, err := t.Resolve(ctx, ref.Digest)
+	if errors.Is(err, errdef.ErrNotFound) {
+		// A definite answer: nothing with this digest is there to run.
+		return nil, ocispec.Descriptor{}, fmt.Errorf("%w: the registry has no manifest %s (%v)", admission.ErrNotVerified, ref, err)
+	}
 	if err != nil {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("resolve %s: %w", ref, err)
 	}

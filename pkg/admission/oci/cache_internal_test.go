@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
+	"github.com/modelverify/modelverify/pkg/admission"
 	"github.com/modelverify/modelverify/pkg/manifest"
 )
 
@@ -124,5 +128,58 @@ func TestContentCacheChecksAndBoundsWhatItKeeps(t *testing.T) {
 	c.put(&cacheEntry{key: "huge", data: make([]byte, cacheMaxItem+1)})
 	if _, ok := c.get("huge"); ok {
 		t.Error("an entry above the item limit was kept")
+	}
+}
+
+func TestUnknownDigestIsDeniedAndAskedOnceWithinNegativeTTL(t *testing.T) {
+	ctx := context.Background()
+	host := registry.NewInProcess(t, true)
+	dir := t.TempDir()
+	signer := kube.NewSigner(t, dir, "s")
+	kube.Publish(t, host, "models/m", "v1", kube.Model{Files: map[string][]byte{"m.pkl": kube.BenignPickle}, SignedBy: signer, ScanBy: signer})
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte(kube.PolicyYAML(host, "enforce", signer.PubPath)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := admission.LoadPolicy(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1e9, 0)
+	ct := &countingTransport{n: map[string]int{}}
+	reg := New(Options{Registry: manifest.RegistryOptions{PlainHTTP: true, HTTPClient: &http.Client{Transport: ct}}})
+	p, err := reg.Compile(doc, admission.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := digest.FromString("never pushed").String()
+	models := []admission.Model{{Ref: host + "/models/m@" + unknown}}
+	asked := func() int { return ct.count("GET", "/manifests/"+unknown) + ct.count("HEAD", "/manifests/"+unknown) }
+
+	md := p.Evaluate(ctx, models, admission.EvalOptions{}).Models[0]
+	if md.Outcome != admission.Denied || !strings.Contains(md.Reason, "no manifest") {
+		t.Fatalf("unknown digest: %s %q, want denied (not undecided) naming the missing manifest", md.Outcome, md.Reason)
+	}
+	first := asked()
+	if first == 0 {
+		t.Fatal("the registry was not asked")
+	}
+	for range 100 {
+		if md := p.Evaluate(ctx, models, admission.EvalOptions{}).Models[0]; md.Outcome != admission.Denied || !md.Cached {
+			t.Fatalf("repeat: %+v", md)
+		}
+	}
+	if n := asked(); n != first {
+		t.Errorf("100 repeats asked the registry %d more times, want 0", n-first)
+	}
+	if st := p.CacheStats(); st.NegativeHits != 100 || st.Misses != 1 || st.Hits != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	now = now.Add(admission.DefaultNegativeCacheTTL)
+	if md := p.Evaluate(ctx, models, admission.EvalOptions{}).Models[0]; md.Cached {
+		t.Fatalf("after the negative TTL: %+v", md)
+	}
+	if asked() == first {
+		t.Error("the registry was not asked again after the negative TTL")
 	}
 }
