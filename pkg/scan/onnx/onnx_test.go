@@ -197,7 +197,7 @@ func TestUndecodableModelsAreMalformed(t *testing.T) {
 // judged as a model's is. A tensor is never taken for a model.
 func TestBareTensors(t *testing.T) {
 	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}, Tensor{}}, Workers: 1})
-	files, _ := filepath.Glob(filepath.Join(fixtures, "test_data_set_0", "*.pb"))
+	files, _ := filepath.Glob(filepath.Join(fixtures, "benign_test_data_set_0", "*.pb"))
 	if len(files) != 3 {
 		t.Fatalf("want the three test data set tensors, found %d", len(files))
 	}
@@ -229,7 +229,7 @@ func TestBareTensors(t *testing.T) {
 }
 
 func FuzzTensor(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtures, "test_data_set_0", "*.pb"))
+	files, _ := filepath.Glob(filepath.Join(fixtures, "benign_test_data_set_0", "*.pb"))
 	files = append(files, filepath.Join(fixtures, "evil_tensor_traversal.pb"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
