@@ -45,6 +45,7 @@ func Formats() []scan.Format {
 		hdf5.Format{},
 		tfsaved.Format{},
 		onnx.Format{},
+		onnx.Tensor{},
 		hfcode.Config{}, // every JSON object: code references, then keras.JSON's checks
 		hfcode.Modules{},
 		jinja.Format{},

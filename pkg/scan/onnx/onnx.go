@@ -71,6 +71,11 @@ func (Format) Match(head []byte, size int64) bool {
 		if want, ok := modelFields[num]; !ok || want != typ {
 			return fields >= 3
 		}
+		if num == 1 && fields > 0 {
+			// ir_version is a scalar: a repeated field 1 is a tensor's
+			// dims (see Tensor).
+			return false
+		}
 		b = b[n:]
 		if typ == protowire.VarintType {
 			v, m := protowire.ConsumeVarint(b)

@@ -191,3 +191,54 @@ func TestUndecodableModelsAreMalformed(t *testing.T) {
 		t.Error("two fields and then garbage matched as ONNX")
 	}
 }
+
+// Bare TensorProtos (ONNX test data sets, onnx.save_tensor) are data: clean
+// when they decode, malformed when they do not, and their external data is
+// judged as a model's is. A tensor is never taken for a model.
+func TestBareTensors(t *testing.T) {
+	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}, Tensor{}}, Workers: 1})
+	files, _ := filepath.Glob(filepath.Join(fixtures, "benign_test_data_set_0", "*.pb"))
+	if len(files) != 3 {
+		t.Fatalf("want the three test data set tensors, found %d", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			tg := sc.ScanFile(context.Background(), f, filepath.Base(f))
+			if tg.Format != "onnx-tensor" || tg.Verdict != scan.VerdictClean || len(tg.Findings) != 0 {
+				t.Fatalf("format %s, verdict %s, findings %+v, error %s", tg.Format, tg.Verdict, tg.Findings, tg.Error)
+			}
+			b, _ := os.ReadFile(f)
+			if (Format{}).Match(b[:min(len(b), scan.HeadSize)], int64(len(b))) {
+				t.Error("a tensor matched as a ModelProto")
+			}
+			cut := b[:len(b)-1]
+			if tg := sc.ScanReaderAt(context.Background(), "cut.pb", bytes.NewReader(cut), int64(len(cut))); tg.Verdict != scan.VerdictMalformed {
+				t.Errorf("cut one byte short: format %s, verdict %s", tg.Format, tg.Verdict)
+			}
+		})
+	}
+	tg := sc.ScanFile(context.Background(), filepath.Join(fixtures, "evil_tensor_traversal.pb"), "t.pb")
+	if tg.Format != "onnx-tensor" || tg.Verdict != scan.VerdictDangerous || tg.Findings[0].RuleID != scan.RuleExternalData {
+		t.Errorf("external data outside the folder: format %s, verdict %s, findings %+v", tg.Format, tg.Verdict, tg.Findings)
+	}
+	for _, head := range []string{"\x10\x00", "\x10\x18", "\x08\x02\x10\x01\x3d", "# text\n"} {
+		if (Tensor{}).Match([]byte(head), int64(len(head))) {
+			t.Errorf("%q matched as a tensor", head)
+		}
+	}
+}
+
+func FuzzTensor(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "benign_test_data_set_0", "*.pb"))
+	files = append(files, filepath.Join(fixtures, "evil_tensor_traversal.pb"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	sc := scan.New(scan.Options{Formats: []scan.Format{Tensor{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 32}})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		(Tensor{}).Match(b[:min(len(b), scan.HeadSize)], int64(len(b)))
+		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
+	})
+}

@@ -36,8 +36,8 @@ func expected(rel string) (scan.Verdict, bool) {
 
 var formatOf = map[string][]string{
 	"gguf":    {"gguf"},
-	"onnx":    {"onnx"},
-	"tfsaved": {"tf-savedmodel", "tf-fingerprint", "keras-metadata"},
+	"onnx":    {"onnx", "onnx-tensor"},
+	"tfsaved": {"tf-savedmodel", "tf-graphdef", "tf-fingerprint", "keras-metadata"},
 	"keras":   {"keras-config", "keras-h5", "hdf5", "zip"},
 	"json":    {"json"},
 }
