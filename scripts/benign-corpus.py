@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Write a corpus of benign model files made by the real libraries.
 
-    /usr/bin/python3 scripts/benign-corpus.py OUTDIR
+    /usr/bin/python3 scripts/benign-corpus.py OUTDIR [SUBSET_DIR]
+
+With SUBSET_DIR, a representative subset (up to 25 small files of each
+kind, a few hundred KiB) is copied there too: that is how
+fixtures/benign-corpus was made.
 
 Uses Debian's python3-sklearn, -joblib, -torch, -torchvision, -pandas, -scipy,
 -xgboost, -onnx and -h5py only. Every file is something a user of those
@@ -21,6 +25,7 @@ import warnings
 
 warnings.simplefilter("ignore")
 out = sys.argv[1]
+subset = sys.argv[2] if len(sys.argv) > 2 else None
 os.makedirs(out, exist_ok=True)
 count = 0
 failed = []
@@ -84,7 +89,19 @@ for name, cls in all_estimators():
 
 # ---------------------------------------------------------------- PyTorch
 import torch  # noqa: E402
+import torch.hub  # noqa: E402
 import torchvision  # noqa: E402
+import torchvision.models._api  # noqa: E402
+
+
+def no_downloads(*args, **kwargs):
+    raise RuntimeError("the corpus is built offline")
+
+
+# Some constructors fetch pretrained backbones; the corpus never downloads.
+torch.hub.load_state_dict_from_url = no_downloads
+if hasattr(torchvision.models._api, "load_state_dict_from_url"):
+    torchvision.models._api.load_state_dict_from_url = no_downloads
 
 
 def tsave(rel, obj):
@@ -128,7 +145,7 @@ for name, cls in sorted(vars(torch.nn).items()):
                 continue
         else:
             raise TypeError("no constructor arguments fit")
-        tsave("torch-nn/" + name, mod)
+        tsave("torch-nn/" + name, emptied(mod))
     attempt("torch.nn." + name, nn)
 
 model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
@@ -211,6 +228,9 @@ for cls, y in ((xgboost.XGBClassifier, ycls), (xgboost.XGBRegressor, yreg), (xgb
     attempt("xgboost." + cls.__name__, xgb)
 
 # ---------------------------------------------------------------- ONNX, HDF5
+for alias, typ in (("float", float), ("int", int), ("bool", bool), ("object", object)):
+    if not hasattr(np, alias):  # onnx's test case code predates numpy 1.24
+        setattr(np, alias, typ)
 try:
     from onnx.backend.test.case.node import collect_testcases
     for case in collect_testcases(None) if "op_type" in inspect.signature(collect_testcases).parameters else collect_testcases():
@@ -229,6 +249,15 @@ try:
         count += 1
 except Exception as e:
     failed.append("hdf5: %s" % e)
+
+if subset:
+    import shutil
+    for kind in sorted(os.listdir(out)):
+        files = sorted(f for f in os.listdir(os.path.join(out, kind)) if os.path.getsize(os.path.join(out, kind, f)) <= 12 * 1024)
+        step = max(1, len(files) // 25)
+        for f in files[::step][:25]:
+            os.makedirs(os.path.join(subset, kind), exist_ok=True)
+            shutil.copyfile(os.path.join(out, kind, f), os.path.join(subset, kind, f))
 
 print("%d files written to %s; %d constructors skipped" % (count, out, len(failed)), file=sys.stderr)
 for f in failed:
