@@ -34,7 +34,7 @@ if [ "$gen" -ne 0 ]; then
 	cat "$work/log"
 	echo "false-positives: the corpus generator failed (exit $gen); scanning what it wrote"
 else
-	grep -v '^  skipped' "$work/log"
+	grep -v '^  skipped' "$work/log" || true
 	echo "($(grep -c '^  skipped' "$work/log" || true) constructors skipped: needs arguments or data the generator does not guess)"
 fi
 start=$(date +%s.%N)
