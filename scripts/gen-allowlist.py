@@ -195,7 +195,10 @@ for root in ("torchvision.models", "torchvision.ops"):
 
 mod = importlib.import_module("torchvision.models.detection._utils")
 for name, cls in defined_classes(mod):
-    if name in ("BoxCoder", "Matcher", "BalancedPositiveNegativeSampler", "SSDMatcher"):
+    # Plain classes that hold numbers: unpickling sets their __dict__ and runs
+    # none of their code (none defines __setstate__, __reduce__ or __getattr__).
+    if name in ("BoxCoder", "BoxLinearCoder", "Matcher", "BalancedPositiveNegativeSampler", "SSDMatcher"):
+        assert not any(m in vars(cls) for m in ("__setstate__", "__reduce__", "__reduce_ex__", "__getattr__", "__getattribute__")), name
         add("class", mod.__name__, name, torchvision, "torchvision detection helper defined here: holds thresholds and weights")
 for modname, names in (("torchvision.ops.boxes", ("box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou", "box_area")),
                        ("torchvision.models.optical_flow.raft", ("_pass_through_h",))):

@@ -20,6 +20,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan/serving"
 	"github.com/modelverify/modelverify/pkg/scan/tfsaved"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
+	"github.com/modelverify/modelverify/pkg/scan/ubjson"
 )
 
 // Formats returns the default formats.
@@ -46,6 +47,7 @@ func Formats() []scan.Format {
 		tfsaved.Format{},
 		onnx.Format{},
 		onnx.Tensor{},
+		ubjson.Format{}, // XGBoost's binary models
 		hfcode.Config{}, // every JSON object: code references, then keras.JSON's checks
 		hfcode.Modules{},
 		jinja.Format{},
