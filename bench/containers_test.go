@@ -117,7 +117,7 @@ func bigLegacy(tb testing.TB, size int64) string {
 }
 
 func benchFile(b *testing.B, name, format string) {
-	sc := scan.New(scan.Options{Formats: all.Formats(), DigestLimit: -1})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), DigestLimit: -1})
 	fi, _ := os.Stat(name)
 	b.SetBytes(fi.Size())
 	b.ResetTimer()
@@ -154,7 +154,7 @@ func BenchmarkContainersFolder(b *testing.B) {
 	}
 	for _, workers := range []int{1, runtime.NumCPU()} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			sc := scan.New(scan.Options{Formats: all.Formats(), Workers: workers})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats(), Workers: workers})
 			for b.Loop() {
 				ts, err := sc.ScanPaths(context.Background(), []string{dir})
 				if err != nil || len(ts) != 400 {
@@ -171,7 +171,7 @@ func TestBigCheckpointsReadOnlyPickles(t *testing.T) {
 	for _, c := range []struct {
 		name, format string
 	}{{bigTorchZip(t, 1<<30), "pytorch-zip"}, {bigLegacy(t, 1<<30), "pytorch-legacy"}} {
-		sc := scan.New(scan.Options{Formats: all.Formats()})
+		sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 		tg := sc.ScanFile(context.Background(), c.name, c.name)
 		if tg.Format != c.format || tg.Verdict != scan.VerdictClean {
 			t.Errorf("%s: format %s verdict %s: %+v", c.format, tg.Format, tg.Verdict, tg.Findings)

@@ -117,10 +117,14 @@ func (o *scanOptions) scanner() (*scan.Scanner, error) {
 			return nil, withCode(exitUsage, err)
 		}
 	}
-	return scan.New(scan.Options{
+	sc, err := scan.New(scan.Options{
 		Formats: all.Formats(), Limits: o.limits.l, Policy: policy, FailOn: failOn,
 		Workers: o.workers, DigestLimit: o.digestLimit,
-	}), nil
+	})
+	if err != nil {
+		return nil, withCode(exitFailed, err)
+	}
+	return sc, nil
 }
 
 func (o *scanOptions) run(cmd *cobra.Command, args []string) error {

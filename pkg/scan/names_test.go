@@ -32,7 +32,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // to dir, and the report.
 func verdicts(t *testing.T, dir string) (map[string]scan.Verdict, *scan.Report) {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	ts, err := sc.ScanPaths(context.Background(), []string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestONNXExternalDataIsRawDataNextToItsModel(t *testing.T) {
 	if got["weights.bin"] != scan.VerdictUnsupported || got["model.onnx"] != scan.VerdictClean {
 		t.Errorf("verdicts %v", got)
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	ts, err := sc.ScanPaths(context.Background(), []string{filepath.Join(dir, "weights.bin")})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestAPathUnderWhichNoFileIsFoundScansNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			ts, err := sc.ScanPaths(context.Background(), c.paths)
 			if err != nil {
 				t.Fatal(err)

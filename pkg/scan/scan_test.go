@@ -95,7 +95,7 @@ func TestVerdicts(t *testing.T) {
 		stubFormat{magic: "MED", findings: []scan.Finding{med}},
 		stubFormat{magic: "NEST", nested: true},
 	}
-	sc := scan.New(scan.Options{Formats: formats})
+	sc := scan.MustNew(scan.Options{Formats: formats})
 	tests := []struct {
 		content string
 		want    scan.Verdict
@@ -120,7 +120,7 @@ func TestVerdicts(t *testing.T) {
 	if got := sc.ScanReaderAt(context.Background(), "n", strings.NewReader("NEST"), 4); got.Findings[0].Member != "inner" {
 		t.Errorf("nested findings carry the member path: %+v", got.Findings)
 	}
-	strict := scan.New(scan.Options{Formats: formats, FailOn: scan.SeverityMedium})
+	strict := scan.MustNew(scan.Options{Formats: formats, FailOn: scan.SeverityMedium})
 	if got := strict.ScanReaderAt(context.Background(), "m", strings.NewReader("MED"), 3); got.Verdict != scan.VerdictDangerous {
 		t.Errorf("--fail-on medium: verdict %s", got.Verdict)
 	}
@@ -128,7 +128,7 @@ func TestVerdicts(t *testing.T) {
 
 func TestNestingDepthIsLimited(t *testing.T) {
 	// A format that nests its own content forever.
-	sc := scan.New(scan.Options{Formats: []scan.Format{recursive{}}, Limits: scan.Limits{MaxDepth: 5}})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{recursive{}}, Limits: scan.Limits{MaxDepth: 5}})
 	got := sc.ScanReaderAt(context.Background(), "r", strings.NewReader("R"), 1)
 	if got.Verdict != scan.VerdictMalformed {
 		t.Fatalf("verdict %s", got.Verdict)
@@ -153,7 +153,7 @@ func (recursive) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size 
 
 func TestSpoolChargesTheExpansionBudget(t *testing.T) {
 	var got error
-	sc := scan.New(scan.Options{Formats: []scan.Format{spooler{&got}}, Limits: scan.Limits{MaxExpandedBytes: 40 << 20}})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{spooler{&got}}, Limits: scan.Limits{MaxExpandedBytes: 40 << 20}})
 	tg := sc.ScanReaderAt(context.Background(), "s", strings.NewReader("x"), 1)
 	limited := errors.Is(got, scan.ErrLimit)
 	for _, f := range tg.Findings {
@@ -237,4 +237,27 @@ func TestEveryRuleHasASARIFDescription(t *testing.T) {
 			t.Errorf("rule %s has no description", r.ID)
 		}
 	}
+}
+
+// A scanner without formats would call a malicious pickle unsupported and
+// exit 0: New refuses it.
+func TestNewRefusesOptionsItCannotScanWith(t *testing.T) {
+	if _, err := scan.New(scan.Options{}); !errors.Is(err, scan.ErrNoFormats) {
+		t.Errorf("no formats: %v", err)
+	}
+	if _, err := scan.New(scan.Options{Formats: []scan.Format{nil}}); err == nil {
+		t.Error("a nil format was accepted")
+	}
+	if _, err := scan.New(scan.Options{Formats: []scan.Format{spooler{new(error)}}, FailOn: scan.SeverityNone + 1}); err == nil {
+		t.Error("an out-of-range fail-on was accepted")
+	}
+	if _, err := scan.New(scan.Options{Formats: []scan.Format{spooler{new(error)}}}); err != nil {
+		t.Errorf("valid options: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MustNew without formats did not panic")
+		}
+	}()
+	scan.MustNew(scan.Options{})
 }

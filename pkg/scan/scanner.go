@@ -44,8 +44,38 @@ type Scanner struct {
 	failOn Severity
 }
 
-// New returns a Scanner for opts.
-func New(opts Options) *Scanner {
+// ErrNoFormats is returned by New for options without formats: such a
+// scanner would call every file unsupported, a malicious pickle included.
+var ErrNoFormats = errors.New("scan: no formats to scan with")
+
+// New returns a Scanner for opts. Options without formats are refused with
+// ErrNoFormats, and a fail-on severity outside Info..None with an error.
+func New(opts Options) (*Scanner, error) {
+	if len(opts.Formats) == 0 {
+		return nil, ErrNoFormats
+	}
+	for i, f := range opts.Formats {
+		if f == nil {
+			return nil, fmt.Errorf("scan: format %d is nil", i)
+		}
+	}
+	if opts.FailOn < SeverityInfo || opts.FailOn > SeverityNone {
+		return nil, fmt.Errorf("scan: fail-on severity %d out of range", opts.FailOn)
+	}
+	return newScanner(opts), nil
+}
+
+// MustNew is New for options fixed in the program (tests, the default
+// formats); it panics where New returns an error.
+func MustNew(opts Options) *Scanner {
+	s, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newScanner(opts Options) *Scanner {
 	s := &Scanner{opts: opts, limits: opts.Limits.WithDefaults(), failOn: opts.FailOn}
 	if s.failOn == SeverityInfo {
 		s.failOn = SeverityHigh

@@ -96,7 +96,7 @@ func Publish(t testing.TB, host, repo, tag string, m Model) string {
 		}
 	}
 	if m.ScanBy != nil {
-		sc := scan.New(scan.Options{Formats: all.Formats()})
+		sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 		var targets []scan.Target
 		for _, name := range names {
 			targets = append(targets, sc.ScanFile(ctx, filepath.Join(dir, name), name))

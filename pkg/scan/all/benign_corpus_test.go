@@ -58,7 +58,7 @@ func TestBenignCorpusScansClean(t *testing.T) {
 	if len(files) < 100 {
 		t.Fatalf("%d files in %s, want the committed subset", len(files), dir)
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	for _, p := range files {
 		rel, _ := filepath.Rel(dir, p)
 		tg := sc.ScanFile(context.Background(), p, rel)
@@ -71,7 +71,7 @@ func TestBenignCorpusScansClean(t *testing.T) {
 // TestNotCleanFlagsWhatIsNotClean keeps the check above honest: a malicious
 // pickle and a file cut short are reported by it.
 func TestNotCleanFlagsWhatIsNotClean(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	evil := filepath.Join(repoRoot(t), "fixtures", "containers", "malicious", "torch_zip_reduce.pt")
 	if why := notClean(sc.ScanFile(context.Background(), evil, "evil.pt")); why == "" {
 		t.Error("a malicious model passes as clean")

@@ -40,7 +40,7 @@ func loadLabels(t *testing.T, dir string) map[string]string {
 // malformed, and not-a-model files anything but dangerous or clean with a
 // finding at the fail-on severity.
 func checkVerdicts(t *testing.T, dir string, labels map[string]string) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	names := make([]string, 0, len(labels))
 	for n := range labels {
 		names = append(names, n)
@@ -127,7 +127,7 @@ func TestDirectoryLikeTheHuggingFaceCache(t *testing.T) {
 	if err := os.Symlink("..", filepath.Join(snap, "sub", "loop")); err != nil {
 		t.Fatal(err)
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats(), Workers: 2})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Workers: 2})
 	targets, err := sc.ScanPaths(context.Background(), []string{snap})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func TestJoblibObjectArraysAreScannedInline(t *testing.T) {
 	if err != nil || len(files) < 12 {
 		t.Fatalf("joblib fixtures: %v %d", err, len(files))
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {

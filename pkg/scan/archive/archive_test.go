@@ -38,7 +38,7 @@ func fixture(t testing.TB, rel string) []byte {
 
 func scanBytes(t testing.TB, b []byte, lim scan.Limits) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats(), Limits: lim})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Limits: lim})
 	return sc.ScanReaderAt(context.Background(), "t", bytes.NewReader(b), int64(len(b)))
 }
 
@@ -241,7 +241,7 @@ func TestZipBombIsRejectedWithBoundedReadsAndMemory(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			r := counting.NewReaderAt(bytes.NewReader(b))
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			tg := sc.ScanReaderAt(context.Background(), "t", r, int64(len(b)))
 			runtime.ReadMemStats(&after)
 			// The bomb is stopped by a limit, not read to its end: the
@@ -339,7 +339,7 @@ func seeds(f *testing.F, files ...string) {
 }
 
 func fuzzScan(t *testing.T, b []byte) {
-	sc := scan.New(scan.Options{Formats: all.Formats(), Limits: scan.Limits{MaxExpandedBytes: 64 << 20}})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Limits: scan.Limits{MaxExpandedBytes: 64 << 20}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tg := sc.ScanReaderAt(ctx, "f", bytes.NewReader(b), int64(len(b)))

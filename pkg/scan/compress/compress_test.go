@@ -28,7 +28,7 @@ func fixture(t testing.TB, rel string) []byte {
 
 func scanBytes(t testing.TB, b []byte, lim scan.Limits) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats(), Limits: lim})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Limits: lim})
 	return sc.ScanReaderAt(context.Background(), "t", bytes.NewReader(b), int64(len(b)))
 }
 
@@ -122,7 +122,7 @@ func TestBombsHitALimit(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			r := counting.NewReaderAt(bytes.NewReader(c.data))
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			tg := sc.ScanReaderAt(context.Background(), "t", r, int64(len(c.data)))
 			runtime.ReadMemStats(&after)
 			if n := r.Read(); n > 8*int64(len(c.data)) {
@@ -171,7 +171,7 @@ func FuzzDecompress(f *testing.F) {
 		f.Add(fixture(f, n))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sc := scan.New(scan.Options{Formats: compress.Formats(), Limits: scan.Limits{MaxExpandedBytes: 64 << 20}})
+		sc := scan.MustNew(scan.Options{Formats: compress.Formats(), Limits: scan.Limits{MaxExpandedBytes: 64 << 20}})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if tg := sc.ScanReaderAt(ctx, "f", bytes.NewReader(b), int64(len(b))); tg.Verdict == "" {

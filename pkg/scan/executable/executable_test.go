@@ -20,7 +20,7 @@ import (
 
 func scanBytes(t testing.TB, b []byte) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	return sc.ScanReaderAt(context.Background(), "x", bytes.NewReader(b), int64(len(b)))
 }
 

@@ -29,7 +29,7 @@ func ggmlFile(magic, version uint32, hparams ...int32) []byte {
 
 func scanNamed(t *testing.T, name string, b []byte) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	return sc.ScanReaderAt(context.Background(), name, bytes.NewReader(b), int64(len(b)))
 }
 

@@ -15,7 +15,7 @@ const fixtures = "../../../fixtures/formats/gguf"
 
 func scanFile(t *testing.T, path string) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	return sc.ScanFile(context.Background(), path, filepath.Base(path))
 }
 

@@ -18,7 +18,7 @@ func TestFixtures(t *testing.T) {
 	if len(files) < 6 {
 		t.Fatalf("%d fixtures", len(files))
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {

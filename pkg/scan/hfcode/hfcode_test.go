@@ -24,7 +24,7 @@ func fixtureDir(t testing.TB, name string) string {
 
 func scanFile(t testing.TB, dir, name string) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	return sc.ScanFile(context.Background(), filepath.Join(dir, name), name)
 }
 
@@ -115,7 +115,7 @@ func TestReferencesThatNameNoModuleAreReported(t *testing.T) {
 		`{"auto_map": {"AutoModel": ".Model"}}`,
 	} {
 		t.Run(doc, func(t *testing.T) {
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			tg := sc.ScanReaderAt(context.Background(), "config.json", strings.NewReader(doc), int64(len(doc)))
 			got := refs(tg)
 			if len(got) != 1 || !strings.Contains(got[0], "is not a Python module name") {
@@ -127,7 +127,7 @@ func TestReferencesThatNameNoModuleAreReported(t *testing.T) {
 
 func TestInsideArchivesReferencesAreJudgedByText(t *testing.T) {
 	doc := []byte(`{"auto_map": {"AutoModel": "modeling_x.X"}}`)
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "config.json", bytes.NewReader(doc), int64(len(doc)))
 	if got := refs(tg); len(got) != 1 || !strings.Contains(got[0], "modeling_x.py runs when") {
 		t.Fatalf("findings %v", got)
@@ -155,7 +155,7 @@ func FuzzConfig(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "c.json", bytes.NewReader(b), int64(len(b)))
 	})
@@ -186,7 +186,7 @@ func TestPolicyAllowsReviewedCodeByPathAndDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats(), Policy: pol})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Policy: pol})
 	targets, err := sc.ScanPaths(context.Background(), []string{dir})
 	if err != nil {
 		t.Fatal(err)

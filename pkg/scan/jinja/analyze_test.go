@@ -163,7 +163,7 @@ func FuzzAnalyze(f *testing.F) {
 }
 
 func TestFormat(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	for _, tt := range []struct {
 		file string
 		want scan.Verdict

@@ -20,7 +20,7 @@ const (
 
 func scanBytes(t *testing.T, name string, b []byte) scan.Target {
 	t.Helper()
-	sc := scan.New(scan.Options{Formats: []scan.Format{JSON{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{JSON{}}, Workers: 1})
 	return sc.ScanReaderAt(context.Background(), name, bytes.NewReader(b), int64(len(b)))
 }
 
@@ -183,7 +183,7 @@ func FuzzJSON(f *testing.F) {
 			}
 		}
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{JSON{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 64}})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{JSON{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 64}})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
 	})

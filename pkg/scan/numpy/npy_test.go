@@ -90,7 +90,7 @@ func TestScan(t *testing.T) {
 		{"a truncated array", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", make([]byte, 31)), scan.VerdictMalformed},
 		{"a header longer than the file", []byte("\x93NUMPY\x01\x00\xff\xff{'descr'"), scan.VerdictMalformed},
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tg := sc.ScanReaderAt(context.Background(), "t", bytes.NewReader(c.data), int64(len(c.data)))
@@ -103,7 +103,7 @@ func TestScan(t *testing.T) {
 
 func TestTrailingBytesAreReported(t *testing.T) {
 	b := npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", make([]byte, 4+10))
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "t", bytes.NewReader(b), int64(len(b)))
 	if len(tg.Findings) != 1 || tg.Findings[0].RuleID != scan.RuleTrailingData {
 		t.Errorf("findings %+v", tg.Findings)
@@ -118,7 +118,7 @@ func FuzzNpy(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		numpy.ReadHeader(bytes.NewReader(b), int64(len(b)), 1<<20)
-		sc := scan.New(scan.Options{Formats: all.Formats()})
+		sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 		sc.ScanReaderAt(ctx, "f", bytes.NewReader(b), int64(len(b)))
 	})
 }

@@ -14,7 +14,7 @@ import (
 const fixtures = "../../../fixtures/formats/onnx"
 
 func scanner() *scan.Scanner {
-	return scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	return scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 }
 
 func TestFixtures(t *testing.T) {
@@ -153,7 +153,7 @@ func FuzzScan(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 32}})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 32}})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		(Format{}).Match(b[:min(len(b), scan.HeadSize)], int64(len(b)))
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
@@ -196,7 +196,7 @@ func TestUndecodableModelsAreMalformed(t *testing.T) {
 // when they decode, malformed when they do not, and their external data is
 // judged as a model's is. A tensor is never taken for a model.
 func TestBareTensors(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}, Tensor{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}, Tensor{}}, Workers: 1})
 	files, _ := filepath.Glob(filepath.Join(fixtures, "benign_test_data_set_0", "*.pb"))
 	if len(files) != 3 {
 		t.Fatalf("want the three test data set tensors, found %d", len(files))
@@ -236,7 +236,7 @@ func FuzzTensor(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{Tensor{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 32}})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Tensor{}}, Workers: 1, Limits: scan.Limits{MaxNesting: 32}})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		(Tensor{}).Match(b[:min(len(b), scan.HeadSize)], int64(len(b)))
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))

@@ -119,7 +119,7 @@ func BenchmarkDenseDicts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{pickle.Format{}}, DigestLimit: -1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{pickle.Format{}}, DigestLimit: -1})
 	b.SetBytes(size)
 	b.ResetTimer()
 	for range b.N {

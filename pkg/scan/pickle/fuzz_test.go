@@ -25,7 +25,7 @@ func FuzzVM(f *testing.F) {
 	}
 	f.Add([]byte("\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\x7f."))
 	f.Add([]byte("(((((((((((((((((((((((((((((((((((((("))
-	sc := scan.New(scan.Options{
+	sc := scan.MustNew(scan.Options{
 		Formats: []scan.Format{pickle.Format{}},
 		Limits:  scan.Limits{MaxMemo: 10000, MaxStack: 10000, MaxOpcodes: 200000, MaxLiteral: 1 << 20, MaxDepth: 3},
 	})

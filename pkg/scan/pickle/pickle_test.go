@@ -16,7 +16,7 @@ import (
 func scanBytes(t testing.TB, data []byte, opts scan.Options) scan.Target {
 	t.Helper()
 	opts.Formats = []scan.Format{pickle.Format{}}
-	return scan.New(opts).ScanReaderAt(context.Background(), "t", bytes.NewReader(data), int64(len(data)))
+	return scan.MustNew(opts).ScanReaderAt(context.Background(), "t", bytes.NewReader(data), int64(len(data)))
 }
 
 func fixtureDir(kind string) string {

@@ -78,7 +78,7 @@ func fixture(t *testing.T, rel string) string {
 }
 
 func TestPythonFilesAreScannedByContent(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	cases := []struct {
 		file     string
 		critical []string
@@ -141,7 +141,7 @@ func TestMatch(t *testing.T) {
 
 func TestSourceThatStartsLikePythonButDoesNotParseIsMalformed(t *testing.T) {
 	src := []byte("import os\nprint 'python 2'\n")
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "x.py", bytes.NewReader(src), int64(len(src)))
 	if tg.Verdict != scan.VerdictMalformed || !strings.Contains(tg.Error, "line 2") {
 		t.Fatalf("verdict %s error %q", tg.Verdict, tg.Error)
@@ -150,7 +150,7 @@ func TestSourceThatStartsLikePythonButDoesNotParseIsMalformed(t *testing.T) {
 
 func TestTextThatOnlyBeganLikePythonIsNotPython(t *testing.T) {
 	src := []byte("title = \"TOML\"\n\n[owner]\ndob = 1979-05-27T07:32:00-08:00\n")
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "x.toml", bytes.NewReader(src), int64(len(src)))
 	if tg.Verdict != scan.VerdictUnsupported {
 		t.Fatalf("verdict %s findings %+v", tg.Verdict, tg.Findings)
@@ -159,7 +159,7 @@ func TestTextThatOnlyBeganLikePythonIsNotPython(t *testing.T) {
 
 func TestDeepSourceHitsTheNestingLimit(t *testing.T) {
 	src := []byte("x = " + strings.Repeat("[", 250) + strings.Repeat("]", 250) + "\n")
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "x.py", bytes.NewReader(append([]byte("import os\n"), src...)), int64(len(src)+10))
 	found := false
 	for _, f := range tg.Findings {

@@ -91,7 +91,7 @@ func TestScanReportsEveryLayerByItsPath(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ref, opts := c.ref(t)
 			push(t, dir, ref, opts)
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			if !remote.IsRef(ref) {
 				t.Fatalf("IsRef(%q) = false", ref)
 			}
@@ -132,7 +132,7 @@ func TestScanReportsEveryLayerByItsPath(t *testing.T) {
 }
 
 func TestScanFailsForAMissingReference(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	_, err := remote.Scan(context.Background(), sc, "oci-layout://"+filepath.Join(t.TempDir(), "none")+":v1", manifest.RegistryOptions{})
 	if err == nil {
 		t.Fatal("scan of a missing layout succeeded")
@@ -152,7 +152,7 @@ func TestScanReadsTheFilesInsideTarLayers(t *testing.T) {
 			if _, err := manifest.Push(context.Background(), dir, target, r, manifest.PushOptions{LayerFormat: f}); err != nil {
 				t.Fatal(err)
 			}
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -200,7 +200,7 @@ func TestScanAppliesTheLayersOfAModelcar(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "layout")
 			modelcar.WriteLayout(t, dir, "v1", modelcar.Standard(t, oci, evil))
 			ref := "oci-layout://" + dir + ":v1"
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			res, err := remote.ScanArtifact(context.Background(), sc, ref, manifest.RegistryOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -239,7 +239,7 @@ func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 	l1.Annotations = map[string]string{ocispec.AnnotationTitle: "evil.pt"}
 	l2 := content.NewDescriptorFromBytes("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)
 	ref := layoutArtifact(t, "application/vnd.example.thing", []blob{{l1, evil}, {l2, chart}}, nil)
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	res, err := remote.ScanArtifact(ctx, sc, ref, manifest.RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func TestScanReportsAHostileTarLayerAsMalformed(t *testing.T) {
 	cfg := []byte(`{"descriptor":{},"config":{},"modelfs":{"type":"layers","diff_ids":[]}}`)
 	cd := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
 	ref := layoutArtifact(t, manifest.ArtifactTypeModel, []blob{{layer, tarBlob}}, &blob{cd, cfg})
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +339,7 @@ func TestScanOfAnArtifactWithoutFilesScansNothing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ref := layoutManifest(t, c.artifactType, c.config)
-			sc := scan.New(scan.Options{Formats: all.Formats()})
+			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 			targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -393,7 +393,7 @@ func layoutManifest(t *testing.T, artifactType string, config *blob) string {
 // its only layer: that is no file either.
 func TestScanOfAnArtifactWithOnlyTheEmptyLayerScansNothing(t *testing.T) {
 	ref := layoutArtifact(t, "application/vnd.example.thing", nil, nil)
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)

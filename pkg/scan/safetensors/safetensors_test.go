@@ -53,7 +53,7 @@ func TestHeaderLimit(t *testing.T) {
 
 func TestLyingHeaderIsMalformedNotDangerous(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir(), "malformed", "overlap.safetensors"))
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "t", bytes.NewReader(b), int64(len(b)))
 	if tg.Format != "safetensors" || tg.Verdict != scan.VerdictMalformed {
 		t.Errorf("format %s verdict %s", tg.Format, tg.Verdict)

@@ -37,7 +37,7 @@ func has(got []string, want string) bool {
 }
 
 func TestServingFormatsNameTheirCode(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	cases := []struct {
 		file string
 		want []string
@@ -78,7 +78,7 @@ func TestServingFormatsNameTheirCode(t *testing.T) {
 }
 
 func scanText(s string) scan.Target {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	return sc.ScanReaderAt(context.Background(), "MLmodel", strings.NewReader(s), int64(len(s)))
 }
 
@@ -105,7 +105,7 @@ func TestMLmodel(t *testing.T) {
 
 func TestManifestNamingABuiltinHandlerIsClean(t *testing.T) {
 	doc := []byte(`{"runtime": "python", "model": {"modelName": "r", "serializedFile": "m.pt", "handler": "image_classifier"}, "archiverVersion": "0.9.0"}`)
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	tg := sc.ScanReaderAt(context.Background(), "MANIFEST.json", bytes.NewReader(doc), int64(len(doc)))
 	if tg.Verdict != scan.VerdictClean {
 		t.Fatalf("%s %v", tg.Verdict, rules(tg))
@@ -115,7 +115,7 @@ func TestManifestNamingABuiltinHandlerIsClean(t *testing.T) {
 func FuzzMLmodel(f *testing.F) {
 	f.Add([]byte("flavors:\n  python_function:\n    loader_module: x\n    code: code\n    python_model: p.pkl\n"))
 	f.Add([]byte("flavors: &a [*a]\n"))
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "MLmodel", bytes.NewReader(b), int64(len(b)))
 	})

@@ -21,7 +21,7 @@ func TestFixtures(t *testing.T) {
 	if err != nil || len(dirs) < 8 {
 		t.Fatalf("fixtures: %v (%d)", err, len(dirs))
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	for _, d := range dirs {
 		name := filepath.Base(d)
 		t.Run(name, func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestFixtures(t *testing.T) {
 }
 
 func TestKerasMetadataLambda(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	tg := sc.ScanFile(context.Background(), filepath.Join(fixtures, "evil_keras_lambda", "keras_metadata.pb"), "keras_metadata.pb")
 	if tg.Format != "keras-metadata" || len(tg.Findings) == 0 || tg.Findings[0].RuleID != scan.RuleKerasLambda || tg.Findings[0].Severity != scan.SeverityCritical {
 		t.Fatalf("%+v", tg)
@@ -59,7 +59,7 @@ func TestKerasMetadataLambda(t *testing.T) {
 }
 
 func TestHiddenOpIsFoundInFunctionBody(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	tg := sc.ScanFile(context.Background(), filepath.Join(fixtures, "evil_writefile_hidden", "saved_model.pb"), "m")
 	if len(tg.Findings) != 1 || tg.Findings[0].Symbol != "WriteFile" || !strings.Contains(tg.Findings[0].Message, "__inference_while_body_12") {
 		t.Fatalf("findings %+v", tg.Findings)
@@ -67,7 +67,7 @@ func TestHiddenOpIsFoundInFunctionBody(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	tg := sc.ScanFile(context.Background(), filepath.Join(fixtures, "benign", "fingerprint.pb"), "fingerprint.pb")
 	if tg.Format != "tf-fingerprint" || tg.Verdict != scan.VerdictClean {
 		t.Fatalf("%+v", tg)
@@ -93,7 +93,7 @@ func FuzzScan(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc.ScanReaderAt(context.Background(), "fuzz", bytes.NewReader(b), int64(len(b)))
 	})
@@ -118,7 +118,7 @@ func graphDef(ops ...string) []byte {
 }
 
 func TestFrozenGraphDef(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
 	good := graphDef("Placeholder", "Const", "MatMul", "Identity")
 	for _, c := range []struct {
 		name string

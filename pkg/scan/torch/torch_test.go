@@ -34,7 +34,7 @@ func TestLegacy(t *testing.T) {
 		{"benign/legacy_checkpoint.pt", scan.VerdictClean},
 		{"malicious/torch_legacy_reduce.pt", scan.VerdictDangerous},
 	}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
 			b := fixture(t, c.file)
@@ -75,7 +75,7 @@ func (c *countingFile) ReadAt(p []byte, off int64) (int, error) {
 
 func TestLegacyReadsOnlyThePickles(t *testing.T) {
 	f := &countingFile{head: fixture(t, "benign/legacy_state_dict.pt"), size: 1 << 30}
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	start := time.Now()
 	tg := sc.ScanReaderAt(context.Background(), "big.pt", f, f.size)
 	if tg.Verdict != scan.VerdictClean {
@@ -102,7 +102,7 @@ func TestLegacyMatch(t *testing.T) {
 }
 
 func TestTorchScriptPickles(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats()})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 	for _, c := range []struct {
 		file string
 		want scan.Verdict
@@ -124,7 +124,7 @@ func FuzzLegacy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		sc := scan.New(scan.Options{Formats: all.Formats()})
+		sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 		sc.ScanReaderAt(ctx, "f", bytes.NewReader(b), int64(len(b)))
 	})
 }
@@ -147,7 +147,7 @@ func FuzzTorchScriptPickle(f *testing.F) {
 		zw.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		sc := scan.New(scan.Options{Formats: all.Formats()})
+		sc := scan.MustNew(scan.Options{Formats: all.Formats()})
 		tg := sc.ScanReaderAt(ctx, "f", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		if tg.Format != "torchscript" {
 			t.Fatalf("format %s", tg.Format)

@@ -43,7 +43,7 @@ var formatOf = map[string][]string{
 }
 
 func TestFixturesThroughDefaultFormats(t *testing.T) {
-	sc := scan.New(scan.Options{Formats: all.Formats(), Workers: 1})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), Workers: 1})
 	// A fixture is a file, or a folder (a SavedModel, an ONNX model with its
 	// external data) judged as a whole, as scanning the folder does.
 	var fixtures []string
