@@ -87,7 +87,7 @@ in no known format) or nothing was scanned, 3 usage error.`,
 	fs.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
 	fs.StringVar(&o.sarifBase, "sarif-base", "", "folder that SARIF artifact URIs are relative to (default: the root of the git repository holding the working directory)")
 	fs.StringVar(&o.html, "html", "", "also write the HTML report to this file, from the same scan")
-	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low or none")
+	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low, info (every finding) or none")
 	fs.StringVar(&o.policy, "policy", "", "YAML scan policy with extra allowed or denied globals")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing; report through the exit code only")
 	fs.IntVar(&o.workers, "workers", 0, "files scanned at once (0: one per CPU)")
@@ -103,9 +103,6 @@ func (o *scanOptions) scanner() (*scan.Scanner, error) {
 	if err != nil {
 		return nil, usageErrorf("--fail-on: %v", err)
 	}
-	if failOn == scan.SeverityInfo {
-		return nil, usageErrorf("--fail-on: want critical, high, medium, low or none")
-	}
 	switch o.format {
 	case "text", "json", "sarif", "html":
 	default:
@@ -118,7 +115,7 @@ func (o *scanOptions) scanner() (*scan.Scanner, error) {
 		}
 	}
 	sc, err := scan.New(scan.Options{
-		Formats: all.Formats(), Limits: o.limits.l, Policy: policy, FailOn: failOn,
+		Formats: all.Formats(), Limits: o.limits.l, Policy: policy, FailOn: scan.FailAt(failOn),
 		Workers: o.workers, DigestLimit: o.digestLimit,
 	})
 	if err != nil {

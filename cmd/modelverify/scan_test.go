@@ -22,6 +22,15 @@ func TestScanExitCodes(t *testing.T) {
 	}
 	mal := fixture("pickle", "malicious", "os_system_v4.pkl")
 	ben := fixture("pickle", "benign", "plain_v4.pkl")
+	// A low finding: bytes after a numpy array's data.
+	plain, err := os.ReadFile(fixture("containers", "benign", "plain.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailing := filepath.Join(t.TempDir(), "trailing.npy")
+	if err := os.WriteFile(trailing, append(plain, "extra"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -34,6 +43,10 @@ func TestScanExitCodes(t *testing.T) {
 		{"dangerous wins over malformed", []string{"scan", truncated, mal}, 1},
 		{"--fail-on none never fails on findings", []string{"scan", "--fail-on", "none", mal}, 0},
 		{"--fail-on critical still fails on a critical finding", []string{"scan", "--fail-on", "critical", mal}, 1},
+		{"a low finding passes the default fail-on", []string{"scan", trailing}, 0},
+		{"--fail-on low fails on a low finding", []string{"scan", "--fail-on", "low", trailing}, 1},
+		{"--fail-on info fails on a low finding", []string{"scan", "--fail-on", "info", trailing}, 1},
+		{"--fail-on info passes a clean file", []string{"scan", "--fail-on", "info", ben}, 0},
 		{"a missing file exits 2", []string{"scan", filepath.Join(t.TempDir(), "nope")}, 2},
 		{"an unknown flag exits 3", []string{"scan", "--bogus", ben}, 3},
 		{"no target exits 3", []string{"scan"}, 3},

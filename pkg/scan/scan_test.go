@@ -120,7 +120,7 @@ func TestVerdicts(t *testing.T) {
 	if got := sc.ScanReaderAt(context.Background(), "n", strings.NewReader("NEST"), 4); got.Findings[0].Member != "inner" {
 		t.Errorf("nested findings carry the member path: %+v", got.Findings)
 	}
-	strict := scan.MustNew(scan.Options{Formats: formats, FailOn: scan.SeverityMedium})
+	strict := scan.MustNew(scan.Options{Formats: formats, FailOn: scan.FailAt(scan.SeverityMedium)})
 	if got := strict.ScanReaderAt(context.Background(), "m", strings.NewReader("MED"), 3); got.Verdict != scan.VerdictDangerous {
 		t.Errorf("--fail-on medium: verdict %s", got.Verdict)
 	}
@@ -248,7 +248,7 @@ func TestNewRefusesOptionsItCannotScanWith(t *testing.T) {
 	if _, err := scan.New(scan.Options{Formats: []scan.Format{nil}}); err == nil {
 		t.Error("a nil format was accepted")
 	}
-	if _, err := scan.New(scan.Options{Formats: []scan.Format{spooler{new(error)}}, FailOn: scan.SeverityNone + 1}); err == nil {
+	if _, err := scan.New(scan.Options{Formats: []scan.Format{spooler{new(error)}}, FailOn: scan.FailAt(scan.SeverityNone + 1)}); err == nil {
 		t.Error("an out-of-range fail-on was accepted")
 	}
 	if _, err := scan.New(scan.Options{Formats: []scan.Format{spooler{new(error)}}}); err != nil {

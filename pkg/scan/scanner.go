@@ -24,10 +24,10 @@ type Options struct {
 	Limits Limits
 	// Policy adds allowed and denied globals; nil for none.
 	Policy *Policy
-	// FailOn is the lowest severity that makes a target dangerous. The zero
-	// value (SeverityInfo) means SeverityHigh, the default; use SeverityNone
-	// to never fail.
-	FailOn Severity
+	// FailOn is the lowest severity that makes a target dangerous; nil
+	// means DefaultFailOn. FailAt(SeverityInfo) fails on every finding and
+	// FailAt(SeverityNone) never fails.
+	FailOn *Severity
 	// Workers is how many files are scanned at once; 0 means one per CPU.
 	Workers int
 	// DigestLimit: files up to this size get a sha256 digest in the report
@@ -44,6 +44,13 @@ type Scanner struct {
 	failOn Severity
 }
 
+// DefaultFailOn is the fail-on severity of a scanner whose options name
+// none, and of scan --fail-on.
+const DefaultFailOn = SeverityHigh
+
+// FailAt is a fail-on severity for Options.FailOn.
+func FailAt(s Severity) *Severity { return &s }
+
 // ErrNoFormats is returned by New for options without formats: such a
 // scanner would call every file unsupported, a malicious pickle included.
 var ErrNoFormats = errors.New("scan: no formats to scan with")
@@ -59,8 +66,8 @@ func New(opts Options) (*Scanner, error) {
 			return nil, fmt.Errorf("scan: format %d is nil", i)
 		}
 	}
-	if opts.FailOn < SeverityInfo || opts.FailOn > SeverityNone {
-		return nil, fmt.Errorf("scan: fail-on severity %d out of range", opts.FailOn)
+	if f := opts.FailOn; f != nil && (*f < SeverityInfo || *f > SeverityNone) {
+		return nil, fmt.Errorf("scan: fail-on severity %d out of range", *f)
 	}
 	return newScanner(opts), nil
 }
@@ -76,9 +83,9 @@ func MustNew(opts Options) *Scanner {
 }
 
 func newScanner(opts Options) *Scanner {
-	s := &Scanner{opts: opts, limits: opts.Limits.WithDefaults(), failOn: opts.FailOn}
-	if s.failOn == SeverityInfo {
-		s.failOn = SeverityHigh
+	s := &Scanner{opts: opts, limits: opts.Limits.WithDefaults(), failOn: DefaultFailOn}
+	if opts.FailOn != nil {
+		s.failOn = *opts.FailOn
 	}
 	if s.opts.Workers <= 0 {
 		s.opts.Workers = runtime.GOMAXPROCS(0)

@@ -73,7 +73,7 @@ func writeReport(t *testing.T) (string, *scan.Report) {
 	if err := os.WriteFile(filepath.Join(dir, "README.txt"), []byte("a model card, not a model\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sc := scan.MustNew(scan.Options{Formats: all.Formats(), FailOn: scan.SeverityHigh})
+	sc := scan.MustNew(scan.Options{Formats: all.Formats(), FailOn: scan.FailAt(scan.SeverityHigh)})
 	targets, err := sc.ScanPaths(context.Background(), []string{dir})
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func TestCPythonQuirksDoNotHideCalls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := scanBytes(t, []byte(tt.data), scan.Options{FailOn: scan.SeverityNone})
+			got := scanBytes(t, []byte(tt.data), scan.Options{FailOn: scan.FailAt(scan.SeverityNone)})
 			for _, f := range got.Findings {
 				if f.Symbol == tt.symbol && f.Severity >= scan.SeverityHigh {
 					return
