@@ -77,6 +77,10 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 			}
 		}
 	}
+	// Pickles in attributes anywhere in the tree (PyTables, pandas).
+	if werr := f.scanPickledAttributes(ctx, s); err == nil {
+		err = werr
+	}
 	return err
 }
 

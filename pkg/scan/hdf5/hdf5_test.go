@@ -11,7 +11,10 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-const fixtures = "../../../fixtures/formats/keras"
+const (
+	fixtures         = "../../../fixtures/formats/keras"
+	pytablesFixtures = "../../../fixtures/formats/pytables"
+)
 
 func TestFixtures(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
@@ -72,8 +75,45 @@ func TestRootAttributes(t *testing.T) {
 	}
 }
 
+// PyTables unpickles string attributes ending with "." on every node; the
+// fixtures' generator proves with the real library which ones import
+// posix.system.
+func TestPickledAttributesAnywhereInTheTree(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(pytablesFixtures, "*.h5"))
+	if len(files) < 5 {
+		t.Fatalf("%d fixtures", len(files))
+	}
+	members := map[string]string{
+		"evil_group_attribute.h5":   "/models/layer1@hook",
+		"evil_dataset_attribute.h5": "/models/layer1/weights@hook",
+		"evil_noproto_attribute.h5": "/models/layer2@hook",
+	}
+	sc := scan.MustNew(scan.Options{Formats: []scan.Format{Format{}}, Workers: 1})
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			tg := sc.ScanFile(context.Background(), f, name)
+			want, evil := members[name]
+			if !evil {
+				if tg.Verdict != scan.VerdictClean || len(tg.Findings) != 0 {
+					t.Fatalf("verdict %s findings %+v %s", tg.Verdict, tg.Findings, tg.Error)
+				}
+				return
+			}
+			if tg.Verdict != scan.VerdictDangerous || len(tg.Findings) != 1 {
+				t.Fatalf("verdict %s findings %+v %s", tg.Verdict, tg.Findings, tg.Error)
+			}
+			if g := tg.Findings[0]; g.RuleID != scan.RuleDangerousGlobal || g.Symbol != "posix.system" || g.Member != want {
+				t.Errorf("finding %+v, want posix.system in %s", g, want)
+			}
+		})
+	}
+}
+
 func FuzzOpen(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
+	more, _ := filepath.Glob(filepath.Join(pytablesFixtures, "*.h5"))
+	files = append(files, more...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -87,5 +127,6 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		h.RootAttributes()
+		h.walkObjects(context.Background(), func(string, []message) error { return nil })
 	})
 }

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -97,4 +98,17 @@ func (m *vm) export(v val, depth int) Value {
 		out.Kind, out.Str = KindGlobal, v.p.g.symbol()
 	}
 	return out
+}
+
+// ScanLoads scans data as pickle.loads reads it: the one pickle at its
+// start. A loader that calls pickle.loads on values that may or may not be
+// pickles (PyTables on string attributes) gets ErrUnsupported, and no
+// findings, for data that is not one.
+func ScanLoads(ctx context.Context, s *scan.Session, data []byte) error {
+	m := newVM(ctx, s, bytes.NewReader(data), 0, int64(len(data)))
+	_, err := m.one()
+	if err == nil {
+		m.completed++
+	}
+	return m.finish(err, true)
 }

@@ -35,11 +35,12 @@ func expected(rel string) (scan.Verdict, bool) {
 }
 
 var formatOf = map[string][]string{
-	"gguf":    {"gguf"},
-	"onnx":    {"onnx", "onnx-tensor"},
-	"tfsaved": {"tf-savedmodel", "tf-graphdef", "tf-fingerprint", "keras-metadata"},
-	"keras":   {"keras-config", "keras-h5", "hdf5", "zip"},
-	"json":    {"json"},
+	"gguf":     {"gguf"},
+	"onnx":     {"onnx", "onnx-tensor"},
+	"tfsaved":  {"tf-savedmodel", "tf-graphdef", "tf-fingerprint", "keras-metadata"},
+	"keras":    {"keras-config", "keras-h5", "hdf5", "zip"},
+	"pytables": {"hdf5"},
+	"json":     {"json"},
 }
 
 func TestFixturesThroughDefaultFormats(t *testing.T) {
