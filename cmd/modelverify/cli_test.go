@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -20,4 +23,32 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 		stderr.WriteString(err.Error())
 	}
 	return stdout.String(), stderr.String(), exitCode(err)
+}
+
+func TestUsageErrorsExit3(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "k")
+	if _, errOut, code := runCLI(t, "keygen", "--output-key-prefix", prefix); code != 0 {
+		t.Fatalf("keygen: exit %d %s", code, errOut)
+	}
+	pub, _ := os.ReadFile(prefix + ".pub")
+	// Only the public key left: keygen must not write a private key that
+	// does not match it.
+	os.Remove(prefix + ".key")
+	_, errOut, code := runCLI(t, "keygen", "--output-key-prefix", prefix)
+	if code != 3 || !strings.Contains(errOut, "k.pub already exists (use --force to overwrite)") {
+		t.Errorf("keygen onto an existing file: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(prefix + ".key"); err == nil {
+		t.Error("a private key was written beside the old public key")
+	}
+	if now, _ := os.ReadFile(prefix + ".pub"); !bytes.Equal(now, pub) {
+		t.Error("the public key changed")
+	}
+	if _, errOut, code := runCLI(t, "keygen", "--force", "--output-key-prefix", prefix); code != 0 {
+		t.Errorf("keygen --force: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "bogus"); code != 3 || !strings.Contains(errOut, `unknown command "bogus"`) {
+		t.Errorf("unknown command: exit %d %q", code, errOut)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exit codes shared by every command (see docs/cli.md).
@@ -54,6 +55,11 @@ func exitCode(err error) int {
 	var e *exitError
 	if errors.As(err, &e) {
 		return e.code
+	}
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		// cobra's error for a command the tree does not have, made before
+		// any of ours runs.
+		return exitUsage
 	}
 	return exitFailed
 }

@@ -55,14 +55,27 @@ $MODELVERIFY_PASSWORD when it is set) and NAME.pub (PEM public key).`,
 			if force {
 				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 			}
-			for _, f := range []struct {
+			files := []struct {
 				name string
 				data []byte
 				mode os.FileMode
-			}{{prefix + ".key", privPEM, 0o600}, {prefix + ".pub", pubPEM, 0o644}} {
+			}{{prefix + ".key", privPEM, 0o600}, {prefix + ".pub", pubPEM, 0o644}}
+			if !force {
+				// Refuse before writing either file, so that an existing
+				// public key is never left beside a new private key.
+				for _, f := range files {
+					if _, err := os.Lstat(f.name); err == nil {
+						return usageErrorf("%s already exists (use --force to overwrite)", f.name)
+					}
+				}
+			}
+			for _, f := range files {
 				fh, err := os.OpenFile(f.name, flags, f.mode)
+				if os.IsExist(err) {
+					return usageErrorf("%s already exists (use --force to overwrite)", f.name)
+				}
 				if err != nil {
-					return withCode(exitFailed, fmt.Errorf("write key: %w (use --force to overwrite)", err))
+					return withCode(exitFailed, fmt.Errorf("write key: %w", err))
 				}
 				if _, err := fh.Write(f.data); err != nil {
 					fh.Close()

@@ -65,7 +65,7 @@ func TestKeygenSignVerifyCommands(t *testing.T) {
 	if !bytes.Contains(readOrFail(t, keys+".key"), []byte("ENCRYPTED PRIVATE KEY")) {
 		t.Fatal("the key is not encrypted although a password is set")
 	}
-	expectExit(t, 2, "keygen", "--output-key-prefix", keys) // refuses to overwrite
+	expectExit(t, 3, "keygen", "--output-key-prefix", keys) // refuses to overwrite: a usage error
 	other := filepath.Join(t.TempDir(), "other")
 	expectExit(t, 0, "keygen", "--output-key-prefix", other, "--curve", "p384")
 
