@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modelverify/modelverify/internal/testutil/registry"
 )
 
 // runCLI runs the CLI with args and returns stdout, stderr and the exit code
@@ -20,7 +22,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	root.SetErr(&stderr)
 	err := root.ExecuteContext(context.Background())
 	if err != nil && !isSilent(err) {
-		stderr.WriteString(err.Error())
+		stderr.WriteString(describe(err))
 	}
 	return stdout.String(), stderr.String(), exitCode(err)
 }
@@ -50,5 +52,19 @@ func TestUsageErrorsExit3(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, "bogus"); code != 3 || !strings.Contains(errOut, `unknown command "bogus"`) {
 		t.Errorf("unknown command: exit %d %q", code, errOut)
+	}
+}
+
+func TestPlainHTTPRegistryGetsAHint(t *testing.T) {
+	host := registry.NewInProcess(t, true)
+	for _, args := range [][]string{
+		{"inspect", "oci://" + host + "/models/x:v1"},
+		{"pull", "oci://" + host + "/models/x:v1", t.TempDir()},
+		{"scan", "oci://" + host + "/models/x:v1"},
+	} {
+		_, errOut, code := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errOut, "add --plain-http") {
+			t.Errorf("%v: exit %d %q", args, code, errOut)
+		}
 	}
 }

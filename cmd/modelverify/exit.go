@@ -63,3 +63,13 @@ func exitCode(err error) int {
 	}
 	return exitFailed
 }
+
+// describe is the message printed for err: its text, with a hint where the
+// fix is known to be a flag.
+func describe(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "server gave HTTP response to HTTPS client") {
+		msg += " (the registry speaks plain HTTP: add --plain-http)"
+	}
+	return msg
+}

@@ -14,7 +14,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		if msg := err.Error(); msg != "" && !isSilent(err) {
+		if msg := describe(err); msg != "" && !isSilent(err) {
 			fmt.Fprintln(os.Stderr, "modelverify:", msg)
 		}
 		os.Exit(exitCode(err))
