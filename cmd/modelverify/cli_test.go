@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
 )
 
@@ -66,5 +67,32 @@ func TestPlainHTTPRegistryGetsAHint(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "add --plain-http") {
 			t.Errorf("%v: exit %d %q", args, code, errOut)
 		}
+	}
+}
+
+// A registry reference typed without oci:// works wherever a target may be
+// a path or a reference; an existing path stays a path.
+func TestBareReferences(t *testing.T) {
+	host := registry.NewInProcess(t, true)
+	dir := t.TempDir()
+	release := kube.NewSigner(t, dir, "release")
+	digest := kube.Publish(t, host, "models/bare", "v1", kube.Model{Files: map[string][]byte{"model.pkl": kube.BenignPickle}, SignedBy: release})
+	for _, args := range [][]string{
+		{"verify", "--plain-http", "--key", release.PubPath, host + "/models/bare:v1"},
+		{"verify", "--plain-http", "--key", release.PubPath, host + "/models/bare@" + digest},
+		{"scan", "--plain-http", host + "/models/bare:v1"},
+		{"inspect", "--plain-http", host + "/models/bare:v1"},
+	} {
+		if out, errOut, code := runCLI(t, args...); code != 0 {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	// A folder whose name looks like host:port/repo is scanned as a folder.
+	local := filepath.Join(dir, "localhost:5000", "m")
+	os.MkdirAll(local, 0o755)
+	os.WriteFile(filepath.Join(local, "model.pkl"), kube.BenignPickle, 0o644)
+	t.Chdir(dir)
+	if out, errOut, code := runCLI(t, "scan", "--format", "json", "localhost:5000/m"); code != 0 || !strings.Contains(out, `"clean": 1`) {
+		t.Errorf("scan of a local folder named like a reference: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -61,7 +61,8 @@ func newScanCmd() *cobra.Command {
 and report whether loading them can run code, touch files or the network.
 
 TARGET is a file, a directory (scanned recursively), an oci://HOST/REPO[:TAG|@DIGEST]
-reference or an oci-layout://DIR[:TAG|@DIGEST] (each file layer of the model
+reference (oci:// may be left out: HOST/REPO:TAG that is no path on disk is a
+reference) or an oci-layout://DIR[:TAG|@DIGEST] (each file layer of the model
 artifact is fetched, digest-verified and scanned). The format of each file is
 decided from its content, never from its name; but a file named like a model
 (.safetensors .pt .pth .bin .ckpt .pkl .pickle .joblib .npy .npz .onnx .gguf
@@ -131,6 +132,9 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	var paths []string
 	var targets []scan.Target
+	for i := range args {
+		args[i] = bareRef(args[i])
+	}
 	for _, a := range args {
 		if !remote.IsRef(a) {
 			paths = append(paths, a)

@@ -146,6 +146,24 @@ func isOCIRef(s string) bool {
 	return strings.HasPrefix(s, "oci://") || strings.HasPrefix(s, "oci-layout://")
 }
 
+// bareRef turns a registry reference typed without its scheme
+// (localhost:5000/models/bert:v1, registry.example.com/models/bert@sha256:...)
+// into an oci:// reference, for commands whose target may also be a path.
+// Anything that exists on disk, starts like a path, or does not parse as a
+// reference is left as it is.
+func bareRef(s string) string {
+	if isOCIRef(s) || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "/") || strings.Contains(s, "://") {
+		return s
+	}
+	if _, err := os.Lstat(s); err == nil {
+		return s
+	}
+	if _, err := manifest.ParseRef(s); err == nil {
+		return "oci://" + s
+	}
+	return s
+}
+
 func newSignCmd() *cobra.Command {
 	var so signerOptions
 	var ff folderFlags
@@ -170,7 +188,7 @@ keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
 			if err != nil {
 				return err
 			}
-			target := args[0]
+			target := bareRef(args[0])
 			if isOCIRef(target) {
 				return signOCI(cmd, s, target, &ro)
 			}

@@ -230,7 +230,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 			if err != nil {
 				return err
 			}
-			target := args[0]
+			target := bareRef(args[0])
 			var res *sign.Result
 			var scanRes *scanAttestation
 			if isOCIRef(target) {
