@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -115,10 +116,10 @@ error.`,
 			// checked: the answer is no either way.
 			for _, m := range d.Failures() {
 				if m.Outcome == admission.Denied {
-					return withCode(exitViolated, errors.New(d.Message()))
+					return withCode(exitViolated, errors.New(strings.TrimPrefix(d.Message(), "modelverify ")))
 				}
 			}
-			return withCode(exitFailed, errors.New(d.Message()))
+			return withCode(exitFailed, errors.New(strings.TrimPrefix(d.Message(), "modelverify ")))
 		},
 	}
 	reg.AddFlags(cmd)

@@ -83,6 +83,10 @@ func TestAdmitCommand(t *testing.T) {
 			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
 			}
+			// main prints "modelverify: " before the error, once.
+			if strings.HasPrefix(errOut, "modelverify ") || strings.Contains(errOut, "modelverify: ") {
+				t.Errorf("the error repeats the program name: %q", errOut)
+			}
 		})
 	}
 

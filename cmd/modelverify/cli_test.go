@@ -96,3 +96,15 @@ func TestBareReferences(t *testing.T) {
 		t.Errorf("scan of a local folder named like a reference: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// verify's scan requirement is off unless given, and its help says so.
+func TestVerifyHelpShowsNoScanDefault(t *testing.T) {
+	out, _, code := runCLI(t, "verify", "--help")
+	if code != 0 || !strings.Contains(out, "off unless given") || strings.Contains(out, `this severity (default "high")`) {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	out, _, _ = runCLI(t, "scan", "--help")
+	if !strings.Contains(out, "info (every finding)") {
+		t.Errorf("scan --help does not list info for --fail-on:\n%s", out)
+	}
+}

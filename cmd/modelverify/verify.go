@@ -313,7 +313,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 	vo.AddFlags(cmd)
 	ff.addFlags(cmd, false)
 	ro.AddFlags(cmd)
-	cmd.Flags().StringVar(&requireScan, "require-scan", "high", "also require a signed scan attestation with no finding at or above this severity")
+	cmd.Flags().StringVar(&requireScan, "require-scan", "", "also require a signed scan attestation with no finding at or above this severity (off unless given; --require-scan alone means high)")
 	cmd.Flags().Lookup("require-scan").NoOptDefVal = "high"
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
