@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +108,32 @@ func TestVerifyHelpShowsNoScanDefault(t *testing.T) {
 	out, _, _ = runCLI(t, "scan", "--help")
 	if !strings.Contains(out, "info (every finding)") {
 		t.Errorf("scan --help does not list info for --fail-on:\n%s", out)
+	}
+}
+
+// push and pull print JSON for scripts: the pinned reference, the digest
+// and the files.
+func TestPushPullJSON(t *testing.T) {
+	host := registry.NewInProcess(t, true)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "model.pkl"), kube.BenignPickle, 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"a":1}`), 0o644)
+	var pushed, pulled transferred
+	out, errOut, code := runCLI(t, "push", "--plain-http", "-q", "--format", "json", dir, "oci://"+host+"/models/j:v1")
+	if code != 0 || json.Unmarshal([]byte(out), &pushed) != nil {
+		t.Fatalf("push: exit %d %s%s", code, out, errOut)
+	}
+	if !strings.HasPrefix(pushed.Digest, "sha256:") || pushed.Reference != "oci://"+host+"/models/j:v1@"+pushed.Digest || len(pushed.Files) != 2 || pushed.Files[0].Path != "config.json" {
+		t.Errorf("push JSON %+v", pushed)
+	}
+	out, errOut, code = runCLI(t, "pull", "--plain-http", "-q", "--format", "json", host+"/models/j:v1", t.TempDir())
+	if code != 0 || json.Unmarshal([]byte(out), &pulled) != nil {
+		t.Fatalf("pull: exit %d %s%s", code, out, errOut)
+	}
+	if pulled.Digest != pushed.Digest || fmt.Sprint(pulled.Files) != fmt.Sprint(pushed.Files) {
+		t.Errorf("pull JSON %+v, push %+v", pulled, pushed)
+	}
+	if _, _, code := runCLI(t, "push", "--format", "yaml", dir, "oci://"+host+"/models/j:v1"); code != 3 {
+		t.Errorf("push --format yaml: exit %d, want 3", code)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -67,10 +69,12 @@ func (o *registryOptions) Open(ctx context.Context, s string, createLayout bool)
 type transferOptions struct {
 	quiet       bool
 	concurrency int
+	format      string
 }
 
 func (o *transferOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on stderr")
+	cmd.Flags().StringVar(&o.format, "format", "text", "output on stdout: text (the reference with its digest) or json (reference, digest and files)")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", manifest.DefaultConcurrency, "files transferred at once")
 }
 
@@ -224,4 +228,33 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func (o *transferOptions) checkFormat() error {
+	if o.format != "text" && o.format != "json" {
+		return usageErrorf("--format must be text or json")
+	}
+	return nil
+}
+
+// transferred is push's and pull's JSON output.
+type transferred struct {
+	Reference string              `json:"reference"`
+	Digest    string              `json:"digest"`
+	Files     []manifest.Resource `json:"files"`
+}
+
+// printTransfer writes the pushed or pulled reference, as text or JSON.
+func (o *transferOptions) printTransfer(cmd *cobra.Command, ref manifest.Ref, desc ocispec.Descriptor, files []manifest.Resource) error {
+	pinned := ref.WithDigest(desc.Digest)
+	if o.format != "json" {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), pinned)
+		return err
+	}
+	if files == nil {
+		files = []manifest.Resource{}
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(transferred{Reference: pinned.String(), Digest: desc.Digest.String(), Files: files})
 }

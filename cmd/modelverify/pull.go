@@ -49,6 +49,9 @@ writes nothing.`,
   modelverify pull --path /models oci://registry.example.com/modelcars/llama:v1 ./llama`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := xfer.checkFormat(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			target, ref, err := reg.Open(ctx, args[0], false)
 			if err != nil {
@@ -90,8 +93,7 @@ writes nothing.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "pulled %d files, %s\n", len(res.Resources), humanBytes(total))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), ref.WithDigest(res.Descriptor.Digest))
-			return nil
+			return xfer.printTransfer(cmd, ref, res.Descriptor, res.Resources)
 		},
 	}
 	reg.AddFlags(cmd)

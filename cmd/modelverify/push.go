@@ -40,6 +40,9 @@ file's sha256.`,
   modelverify push ./llama oci-layout://./store:v1`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := xfer.checkFormat(); err != nil {
+				return err
+			}
 			dir := args[0]
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageErrorf("push: %s is not a directory", dir)
@@ -72,8 +75,7 @@ file's sha256.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "pushed %d files: %d blobs uploaded, %d already present\n",
 					len(res.Manifest.Layers), res.Uploaded, res.Skipped)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), ref.WithDigest(res.Descriptor.Digest))
-			return nil
+			return xfer.printTransfer(cmd, ref, res.Descriptor, res.Resources)
 		},
 	}
 	reg.AddFlags(cmd)

@@ -44,6 +44,8 @@ type PushResult struct {
 	// Uploaded and Skipped count layer blobs sent and blobs that the target
 	// already had.
 	Uploaded, Skipped int
+	// Resources are the files pushed, sorted by path.
+	Resources []Resource
 }
 
 // Push stores the model directory dir in target as a ModelPack artifact and
@@ -83,7 +85,7 @@ func PushModel(ctx context.Context, dir string, target Target, ref Ref, opts Pus
 	if err != nil {
 		return PushResult{}, fmt.Errorf("push %s: %w", dir, err)
 	}
-	res := PushResult{Manifest: m}
+	res := PushResult{Manifest: m, Resources: resources}
 
 	if opts.Progress != nil {
 		planned := map[string]bool{}
