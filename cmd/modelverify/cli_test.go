@@ -137,3 +137,41 @@ func TestPushPullJSON(t *testing.T) {
 		t.Errorf("push --format yaml: exit %d, want 3", code)
 	}
 }
+
+// sign says what it pushed: both referrers of an OCI model, as text and JSON.
+func TestSignPrintsBothReferrers(t *testing.T) {
+	host := registry.NewInProcess(t, true)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "k")
+	t.Setenv("MODELVERIFY_PASSWORD", "")
+	if _, errOut, code := runCLI(t, "keygen", "--output-key-prefix", keys); code != 0 {
+		t.Fatal(errOut)
+	}
+	model := filepath.Join(dir, "m")
+	os.MkdirAll(model, 0o755)
+	os.WriteFile(filepath.Join(model, "model.pkl"), kube.BenignPickle, 0o644)
+	ref := "oci://" + host + "/models/s:v1"
+	if _, errOut, code := runCLI(t, "push", "--plain-http", "-q", model, ref); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := runCLI(t, "sign", "--plain-http", "--key", keys+".key", "--format", "json", ref)
+	var s signed
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil {
+		t.Fatalf("sign: exit %d %s%s", code, out, errOut)
+	}
+	if s.Referrers == nil || !strings.HasPrefix(s.Referrers.OMS, "sha256:") || !strings.HasPrefix(s.Referrers.Manifest, "sha256:") || s.Referrers.OMS == s.Referrers.Manifest || s.Resources != 1 {
+		t.Errorf("sign JSON %+v", s)
+	}
+	out, _, code = runCLI(t, "sign", "--plain-http", "--key", keys+".key", ref)
+	if code != 0 || !strings.Contains(out, "(OMS statement)") || !strings.Contains(out, "(manifest digest)") {
+		t.Errorf("sign text: exit %d %s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "verify", "--plain-http", "--key", keys+".pub", ref); code != 0 {
+		t.Errorf("verify: exit %d %s", code, errOut)
+	}
+	out, _, code = runCLI(t, "sign", "--key", keys+".key", "--format", "json", model)
+	var f signed
+	if code != 0 || json.Unmarshal([]byte(out), &f) != nil || f.Signature != filepath.Join(model, "model.sig") || f.Referrers != nil {
+		t.Errorf("sign folder JSON: exit %d %s", code, out)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/modelverify/modelverify/pkg/manifest"
@@ -168,6 +169,7 @@ func newSignCmd() *cobra.Command {
 	var so signerOptions
 	var ff folderFlags
 	var ro registryOptions
+	var format string
 	cmd := &cobra.Command{
 		Use:   "sign [flags] TARGET",
 		Short: "Sign a model folder, file or OCI artifact (OpenSSF Model Signing)",
@@ -184,13 +186,16 @@ Trust modes: --key FILE; --key FILE --certificate CERT [--certificate-chain CHAI
 keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageErrorf("--format must be text or json")
+			}
 			s, err := so.newSigner()
 			if err != nil {
 				return err
 			}
 			target := bareRef(args[0])
 			if isOCIRef(target) {
-				return signOCI(cmd, s, target, &ro)
+				return signOCI(cmd, s, target, &ro, format)
 			}
 			if ff.method != sign.MethodFiles && ff.method != sign.MethodShards {
 				return usageErrorf("--method must be %s or %s", sign.MethodFiles, sign.MethodShards)
@@ -217,6 +222,10 @@ keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
 			if sigPath == "" {
 				sigPath = sign.DefaultSignaturePath(target)
 			}
+			if format == "json" {
+				return printSigned(cmd, signed{Target: target, RootDigest: "sha256:" + st.SubjectDigest(),
+					Resources: len(st.Predicate.Resources), Signature: sigPath})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "signed %s: %d resources, sha256:%s\nsignature: %s\n",
 				target, len(st.Predicate.Resources), st.SubjectDigest(), sigPath)
 			return nil
@@ -225,6 +234,7 @@ keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
 	so.AddFlags(cmd)
 	ff.addFlags(cmd, true)
 	ro.AddFlags(cmd)
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (target, digests, resources, signature or referrers)")
 	return cmd
 }
 
@@ -285,7 +295,7 @@ func isTerminal(w io.Writer) bool {
 
 // signOCI signs the model manifest that ref names and pushes the bundle as
 // its referrer.
-func signOCI(cmd *cobra.Command, s *sign.Signer, target string, ro *registryOptions) error {
+func signOCI(cmd *cobra.Command, s *sign.Signer, target string, ro *registryOptions, format string) error {
 	t, ref, err := ro.Open(cmd.Context(), target, false)
 	if err != nil {
 		return err
@@ -294,13 +304,43 @@ func signOCI(cmd *cobra.Command, s *sign.Signer, target string, ro *registryOpti
 	if err != nil {
 		return registryExit(err)
 	}
-	st, sigDesc, err := sign.SignOCI(cmd.Context(), s, t, desc, ref.Repository)
+	st, refs, err := sign.SignOCIReferrers(cmd.Context(), s, t, desc, ref.Repository)
 	if err != nil {
 		return registryExit(err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "signed %s@%s: %d layers, sha256:%s\nsignature: %s\n",
-		target, desc.Digest, len(st.Predicate.Resources), st.SubjectDigest(), sigDesc.Digest)
+	if format == "json" {
+		return printSigned(cmd, signed{
+			Target: ref.WithDigest(desc.Digest).String(), ManifestDigest: desc.Digest.String(),
+			RootDigest: "sha256:" + st.SubjectDigest(), Resources: len(st.Predicate.Resources),
+			Referrers: &signedReferrers{OMS: refs.OMS.Digest.String(), Manifest: refs.Manifest.Digest.String()},
+		})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "signed %s@%s: %d layers, sha256:%s\nsignature: %s (OMS statement)\nsignature: %s (manifest digest)\n",
+		target, desc.Digest, len(st.Predicate.Resources), st.SubjectDigest(), refs.OMS.Digest, refs.Manifest.Digest)
 	return nil
+}
+
+// signed is sign's JSON output.
+type signed struct {
+	Target         string           `json:"target"`
+	ManifestDigest string           `json:"manifestDigest,omitempty"`
+	RootDigest     string           `json:"rootDigest"`
+	Resources      int              `json:"resources"`
+	Signature      string           `json:"signature,omitempty"` // a folder's bundle file
+	Referrers      *signedReferrers `json:"referrers,omitempty"`
+}
+
+// signedReferrers are the digests of the two bundle referrers of an OCI
+// model.
+type signedReferrers struct {
+	OMS      string `json:"oms"`
+	Manifest string `json:"manifest"`
+}
+
+func printSigned(cmd *cobra.Command, s signed) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
 }
 
 // cosignPasswordEnv is where cosign reads the password of its key files.

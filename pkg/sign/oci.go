@@ -101,34 +101,50 @@ func ociManifest(name string, rs []Resource) *Manifest {
 // and the OMS referrer; the binding referrer is pushed last, so a model is
 // never left with a binding alone because of a failed push.
 func SignOCI(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, ocispec.Descriptor, error) {
+	st, refs, err := SignOCIReferrers(ctx, s, target, desc, name)
+	return st, refs.OMS, err
+}
+
+// OCIReferrers are the two referrers SignOCI pushes.
+type OCIReferrers struct {
+	// OMS holds the OMS statement of the layers.
+	OMS ocispec.Descriptor
+	// Manifest holds the statement that binds the manifest digest.
+	Manifest ocispec.Descriptor
+}
+
+// SignOCIReferrers is SignOCI returning both referrers it pushed.
+func SignOCIReferrers(ctx context.Context, s *Signer, target manifest.Target, desc ocispec.Descriptor, name string) (*Statement, OCIReferrers, error) {
+	var none OCIReferrers
 	m, err := fetchSignable(ctx, target, desc)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
 	rs, err := OCIResourcesFrom(ctx, target, m)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
 	st, err := NewStatement(ociManifest(name, rs))
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
 	mst, err := NewManifestStatement(desc)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
 	bs, err := s.SignEach(ctx, st, mst)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
-	ref, err := PushBundle(ctx, target, desc, bs[0], PredicateTypeOMS)
+	oms, err := PushBundle(ctx, target, desc, bs[0], PredicateTypeOMS)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, none, err
 	}
-	if _, err := PushBundle(ctx, target, desc, bs[1], PredicateTypeManifest); err != nil {
-		return nil, ocispec.Descriptor{}, fmt.Errorf("manifest signature: %w", err)
+	bound, err := PushBundle(ctx, target, desc, bs[1], PredicateTypeManifest)
+	if err != nil {
+		return nil, none, fmt.Errorf("manifest signature: %w", err)
 	}
-	return st, ref, nil
+	return st, OCIReferrers{OMS: oms, Manifest: bound}, nil
 }
 
 // PushBundle pushes bundleJSON as a referrer of subject: an image manifest
