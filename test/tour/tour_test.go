@@ -8,6 +8,7 @@ package tour_test
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,8 +132,21 @@ func TestGettingStartedTour(t *testing.T) {
 		}
 		t.Logf("getting-started.md:%d: exit %d\n%s", b.line, code, b.body)
 	}
-	if _, err := os.Stat(filepath.Join(clone, "tour")); err == nil {
-		t.Error("the tour left its scratch folder behind")
+	// The scratch folder was outside the clone, and is gone.
+	exported, _ := os.ReadFile(state)
+	var tour string
+	for _, line := range strings.Split(string(exported), "\n") {
+		if v, ok := strings.CutPrefix(line, "declare -x TOUR="); ok {
+			tour = strings.Trim(v, `"`)
+		}
+	}
+	if tour == "" || strings.HasPrefix(tour, clone) {
+		t.Errorf("the tour's scratch folder %q is not outside the repository", tour)
+	} else if _, err := os.Stat(tour); err == nil {
+		t.Errorf("the tour left its scratch folder %s behind", tour)
+	}
+	if out, _ := exec.Command("git", "-C", clone, "status", "--porcelain").Output(); len(out) > 0 {
+		t.Errorf("the tour left files in the repository:\n%s", out)
 	}
 }
 
@@ -150,12 +164,34 @@ func goEnv(t *testing.T, k string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// registryHost starts the registry as the page says: Debian's
+// docker-registry through scripts/local-registry.sh, or, where it is not
+// installed, the in-process registry.
 func registryHost(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(registry.DistributionBinary); err == nil || os.Getenv(registry.RequireEnv) == "require" {
-		return registry.StartDistribution(t)
+	if _, err := os.Stat(registry.DistributionBinary); err != nil && os.Getenv(registry.RequireEnv) != "require" {
+		return registry.NewInProcess(t, true)
 	}
-	return registry.NewInProcess(t, true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	dir := t.TempDir()
+	script := filepath.Join(repoRoot, "scripts", "local-registry.sh")
+	cmd := exec.Command(script, "start", dir)
+	cmd.Env = append(os.Environ(), "PORT="+port)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("local-registry.sh start: %v", err)
+	}
+	t.Cleanup(func() { exec.Command(script, "stop", dir).Run() })
+	want := "export REGISTRY=127.0.0.1:" + port
+	if strings.TrimSpace(string(out)) != want {
+		t.Fatalf("local-registry.sh printed %q, want %q", out, want)
+	}
+	return "127.0.0.1:" + port
 }
 
 func TestTourBlocksAreFound(t *testing.T) {
