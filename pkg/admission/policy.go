@@ -292,23 +292,11 @@ func (d *PolicyDocument) validate() error {
 	default:
 		return fmt.Errorf("spec.noMatch %q: want deny or allow", s.NoMatch)
 	}
-	if s.Cache.TTL != "" {
-		ttl, err := time.ParseDuration(s.Cache.TTL)
-		if err != nil || ttl <= 0 || ttl > MaxCacheTTL {
-			return fmt.Errorf("spec.cache.ttl %q: want a duration in (0, %s]", s.Cache.TTL, MaxCacheTTL)
-		}
+	if err := checkCache("ttl", s.Cache.TTL, MaxCacheTTL, "size", s.Cache.Size); err != nil {
+		return err
 	}
-	if s.Cache.Size < 0 || s.Cache.Size > maxCacheSize {
-		return fmt.Errorf("spec.cache.size %d: want 0 (default) to %d", s.Cache.Size, maxCacheSize)
-	}
-	if s.Cache.NegativeTTL != "" {
-		ttl, err := time.ParseDuration(s.Cache.NegativeTTL)
-		if err != nil || ttl <= 0 || ttl > MaxNegativeCacheTTL {
-			return fmt.Errorf("spec.cache.negativeTTL %q: want a duration in (0, %s]", s.Cache.NegativeTTL, MaxNegativeCacheTTL)
-		}
-	}
-	if s.Cache.NegativeSize < 0 || s.Cache.NegativeSize > maxCacheSize {
-		return fmt.Errorf("spec.cache.negativeSize %d: want 0 (default) to %d", s.Cache.NegativeSize, maxCacheSize)
+	if err := checkCache("negativeTTL", s.Cache.NegativeTTL, MaxNegativeCacheTTL, "negativeSize", s.Cache.NegativeSize); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, r := range s.Rules {
@@ -430,3 +418,18 @@ func (d *PolicyDocument) requireDigest() bool {
 }
 
 func joinNames(names []string) string { return strings.Join(names, ", ") }
+
+// checkCache checks one cache's time to live ("" for the default) and size
+// (0 for the default).
+func checkCache(ttlField, ttlText string, maxTTL time.Duration, sizeField string, size int) error {
+	if ttlText != "" {
+		ttl, err := time.ParseDuration(ttlText)
+		if err != nil || ttl <= 0 || ttl > maxTTL {
+			return fmt.Errorf("spec.cache.%s %q: want a duration in (0, %s]", ttlField, ttlText, maxTTL)
+		}
+	}
+	if size < 0 || size > maxCacheSize {
+		return fmt.Errorf("spec.cache.%s %d: want 0 (default) to %d", sizeField, size, maxCacheSize)
+	}
+	return nil
+}

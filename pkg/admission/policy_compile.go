@@ -116,22 +116,9 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 	if err := doc.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
-	ttl := DefaultCacheTTL
-	if doc.Spec.Cache.TTL != "" {
-		ttl, _ = time.ParseDuration(doc.Spec.Cache.TTL) // validated
-	}
-	size := doc.Spec.Cache.Size
-	if size == 0 {
-		size = DefaultCacheSize
-	}
-	negTTL := DefaultNegativeCacheTTL
-	if doc.Spec.Cache.NegativeTTL != "" {
-		negTTL, _ = time.ParseDuration(doc.Spec.Cache.NegativeTTL) // validated
-	}
-	negSize := doc.Spec.Cache.NegativeSize
-	if negSize == 0 {
-		negSize = DefaultNegativeCacheSize
-	}
+	c := doc.Spec.Cache
+	ttl, size := cacheParams(c.TTL, DefaultCacheTTL, c.Size, DefaultCacheSize)
+	negTTL, negSize := cacheParams(c.NegativeTTL, DefaultNegativeCacheTTL, c.NegativeSize, DefaultNegativeCacheSize)
 	p := &Policy{
 		name:          doc.Metadata.Name,
 		enforce:       doc.enforce(),
@@ -222,4 +209,17 @@ func (p *Policy) match(ref Reference) *rule {
 		}
 	}
 	return nil
+}
+
+// cacheParams is a validated cache's time to live and size, with their
+// defaults for "" and 0.
+func cacheParams(ttlText string, defTTL time.Duration, size, defSize int) (time.Duration, int) {
+	ttl := defTTL
+	if ttlText != "" {
+		ttl, _ = time.ParseDuration(ttlText) // validated
+	}
+	if size == 0 {
+		size = defSize
+	}
+	return ttl, size
 }

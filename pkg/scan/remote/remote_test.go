@@ -292,12 +292,7 @@ type blob struct {
 func layoutArtifact(t *testing.T, artifactType string, layers []blob, config *blob) string {
 	t.Helper()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
-	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, r := newLayout(t)
 	opts := oras.PackManifestOptions{}
 	all := layers
 	for _, l := range layers {
@@ -360,12 +355,7 @@ func TestScanOfAnArtifactWithoutFilesScansNothing(t *testing.T) {
 func layoutManifest(t *testing.T, artifactType string, config *blob) string {
 	t.Helper()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	r, _ := manifest.ParseRef("oci-layout://" + dir + ":v1")
-	target, err := manifest.Open(ctx, r, manifest.RegistryOptions{CreateLayout: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, r := newLayout(t)
 	cfg := blob{ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data}
 	if config != nil {
 		cfg = *config
@@ -401,4 +391,15 @@ func TestScanOfAnArtifactWithOnlyTheEmptyLayerScansNothing(t *testing.T) {
 	if len(targets) != 1 || targets[0].Format != scan.FormatNothing || targets[0].Verdict != scan.VerdictMalformed {
 		t.Fatalf("targets %+v, want one nothing-scanned target", targets)
 	}
+}
+
+// newLayout opens a new, empty OCI layout, with the reference of its tag v1.
+func newLayout(t *testing.T) (manifest.Target, manifest.Ref) {
+	t.Helper()
+	r, _ := manifest.ParseRef("oci-layout://" + filepath.Join(t.TempDir(), "layout") + ":v1")
+	target, err := manifest.Open(context.Background(), r, manifest.RegistryOptions{CreateLayout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, r
 }
