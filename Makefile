@@ -20,10 +20,13 @@ build:
 # The output is the failing tests' logs, a line per package and, at the end,
 # every skipped test with its reason (internal/testsummary).
 # The container image test cross-compiles and is left to `make test-image`.
+# PKCS#11 signing needs cgo and the pkcs11 build tag: its tests run again with
+# them, against a SoftHSM2 token (Debian softhsm2).
 test:
 	$(GO) vet $(PKGS)
 	$(GO) build -o bin/testsummary ./internal/testsummary
-	set -o pipefail; $(GO) test -count=1 -timeout 20m -json $(PKGS) | bin/testsummary
+	set -o pipefail; { $(GO) test -count=1 -timeout 20m -json $(PKGS) && \
+	  CGO_ENABLED=1 $(GO) test -count=1 -timeout 5m -json -tags pkcs11 -run 'SoftHSM|PKCS11Token' ./pkg/sign/pkcs11 ./cmd/modelverify; } | bin/testsummary
 
 # Builds the container image for every platform (cross-compiling) and checks
 # it as `make image` users get it; .ci/run runs it after `make test`.

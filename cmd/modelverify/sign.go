@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/pkg/sign/pkcs11"
 )
 
 func init() { subcommands = append(subcommands, newSignCmd) }
@@ -35,7 +36,7 @@ type signerOptions struct {
 
 func (o *signerOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM, or cosign's encrypted key file; password in $"+passwordEnv+", or $"+cosignPasswordEnv+" for cosign's files)")
+	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM, or cosign's encrypted key file; password in $"+passwordEnv+", or $"+cosignPasswordEnv+" for cosign's files), or a key in a PKCS#11 token (pkcs11:token=...;object=...?module-path=...&pin-value=..., in builds with -tags pkcs11)")
 	f.StringVar(&o.certificate, "certificate", "", "signing certificate of --key (certificate mode)")
 	f.StringSliceVar(&o.chain, "certificate-chain", nil, "intermediate certificates of --certificate (PEM, repeatable)")
 	f.StringVar(&o.fulcioURL, "fulcio-url", "", "keyless: Fulcio URL")
@@ -61,6 +62,22 @@ func (o *signerOptions) newSigner() (*sign.Signer, error) {
 		return nil, usageErrorf("--certificate needs --key")
 	case len(o.chain) > 0 && o.certificate == "":
 		return nil, usageErrorf("--certificate-chain needs --certificate")
+	case pkcs11.IsURI(o.key):
+		if o.certificate != "" {
+			return nil, usageErrorf("--certificate with a PKCS#11 key is not supported")
+		}
+		if _, err := pkcs11.ParseURI(o.key); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		// The token's session lives as long as the command.
+		key, _, err := pkcs11.Open(o.key)
+		if errors.Is(err, pkcs11.ErrNotBuilt) {
+			return nil, withCode(exitUsage, err)
+		}
+		if err != nil {
+			return nil, withCode(exitFailed, err)
+		}
+		return sign.NewCryptoSigner(key)
 	case o.key != "":
 		data, err := os.ReadFile(o.key)
 		if err != nil {

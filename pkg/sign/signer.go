@@ -25,25 +25,31 @@ type Signer struct {
 }
 
 // ecKeypair adapts an ECDSA key to sigstore-go's Keypair with the OMS key
-// hint.
+// hint. The key may live elsewhere (a PKCS#11 token): only its
+// crypto.Signer is used.
 type ecKeypair struct {
-	priv *ecdsa.PrivateKey
+	priv crypto.Signer
+	pub  *ecdsa.PublicKey
 	hash crypto.Hash
 	hint string
 }
 
 var _ sgsign.Keypair = (*ecKeypair)(nil)
 
-func newECKeypair(priv *ecdsa.PrivateKey) (*ecKeypair, error) {
-	h, err := hashForKey(&priv.PublicKey)
+func newECKeypair(priv crypto.Signer) (*ecKeypair, error) {
+	pub, ok := priv.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: a %T key; only ECDSA keys sign", ErrUnsupported, priv.Public())
+	}
+	h, err := hashForKey(pub)
 	if err != nil {
 		return nil, err
 	}
-	hint, err := KeyHint(&priv.PublicKey)
+	hint, err := KeyHint(pub)
 	if err != nil {
 		return nil, err
 	}
-	return &ecKeypair{priv: priv, hash: h, hint: hint}, nil
+	return &ecKeypair{priv: priv, pub: pub, hash: h, hint: hint}, nil
 }
 
 func (k *ecKeypair) GetHashAlgorithm() protocommon.HashAlgorithm {
@@ -68,10 +74,10 @@ func (k *ecKeypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
 
 func (k *ecKeypair) GetHint() []byte                { return []byte(k.hint) }
 func (k *ecKeypair) GetKeyAlgorithm() string        { return "ECDSA" }
-func (k *ecKeypair) GetPublicKey() crypto.PublicKey { return &k.priv.PublicKey }
+func (k *ecKeypair) GetPublicKey() crypto.PublicKey { return k.pub }
 
 func (k *ecKeypair) GetPublicKeyPem() (string, error) {
-	p, err := MarshalPublicKeyPEM(&k.priv.PublicKey)
+	p, err := MarshalPublicKeyPEM(k.pub)
 	return string(p), err
 }
 
@@ -79,13 +85,21 @@ func (k *ecKeypair) SignData(_ context.Context, data []byte) ([]byte, []byte, er
 	h := k.hash.New()
 	h.Write(data)
 	digest := h.Sum(nil)
-	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest)
+	// ECDSA signers, in memory or in a token, return ASN.1 signatures.
+	sig, err := k.priv.Sign(rand.Reader, digest, k.hash)
 	return sig, digest, err
 }
 
 // NewKeySigner signs with an ECDSA private key. The bundle carries the key
 // hint (see KeyHint), not the key.
 func NewKeySigner(priv *ecdsa.PrivateKey) (*Signer, error) {
+	return NewCryptoSigner(priv)
+}
+
+// NewCryptoSigner signs with an ECDSA key behind a crypto.Signer: a key in
+// memory, or one held by a PKCS#11 token or a KMS that never leaves it.
+// Its Sign must return ASN.1 DER signatures, as ECDSA signers do.
+func NewCryptoSigner(priv crypto.Signer) (*Signer, error) {
 	kp, err := newECKeypair(priv)
 	if err != nil {
 		return nil, err

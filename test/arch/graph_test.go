@@ -30,6 +30,9 @@ var allowed = []struct {
 	// Signing knows OCI storage but no scanner: attestations are statements
 	// of any predicate type.
 	{"pkg/sign", []string{"pkg/manifest"}},
+	// A PKCS#11 token's key is a crypto.Signer; the package knows nothing
+	// of signing formats.
+	{"pkg/sign/pkcs11", nil},
 	// OCI storage knows neither signing nor scanning.
 	{"pkg/manifest", []string{"internal/version"}},
 	// The scanner: formats import the core and the formats they nest;
