@@ -77,7 +77,53 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 			}
 		}
 	}
+	if werr := scanTree(ctx, s, f); err == nil {
+		err = werr
+	} else if werr != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	return err
+}
+
+// scanTree walks every object and scans what PyTables unpickles when the
+// file is read: attribute values that look pickled, and the rows of
+// object VLArrays (see vlarray.go).
+func scanTree(ctx context.Context, s *scan.Session, f *File) error {
+	return f.Walk(func(o *Object) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		attrs, aerr := f.Attributes(o)
+		for _, a := range attrs {
+			if !pickledAttribute(a.Value) {
+				continue
+			}
+			member := o.Path + "@" + a.Name
+			if o.Path == "/" {
+				member = "@" + a.Name
+			}
+			if _, err := s.Nested(ctx, member, bytes.NewReader(a.Value), int64(len(a.Value))); err != nil {
+				return err
+			}
+		}
+		if errors.Is(aerr, errDense) {
+			if o.Path != "/" { // the root's was reported by Scan
+				s.ReportError(o.Path, scan.Malformedf("hdf5: attributes of %s in dense storage (fractal heap) are not read", o.Path))
+			}
+		} else if aerr != nil {
+			return aerr
+		}
+		return nil
+	})
+}
+
+// pickledAttribute reports whether PyTables unpickles an attribute value on
+// read: a byte string that ends with "." other than "0." (AttributeSet's
+// test, which it applies to scalar fixed-length strings; here to every
+// single string value, which only widens what is scanned).
+func pickledAttribute(v []byte) bool {
+	v = bytes.TrimRight(v, "\x00")
+	return len(v) > 0 && v[len(v)-1] == '.' && string(v) != "0."
 }
 
 // errDense reports root attributes kept in dense storage, which this reader
@@ -230,6 +276,10 @@ func (f *File) RootAttributes() ([]Attribute, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.attributes(msgs)
+}
+
+func (f *File) attributes(msgs []message) ([]Attribute, error) {
 	var out []Attribute
 	for _, m := range msgs {
 		switch m.typ {
