@@ -106,6 +106,18 @@ func scanTree(ctx context.Context, s *scan.Session, f *File) error {
 				return err
 			}
 		}
+		if isObjectVLArray(attrs) {
+			err := f.vlRows(o, func(row int64, v []byte) error {
+				_, err := s.Nested(ctx, fmt.Sprintf("%s[%d]", o.Path, row), bytes.NewReader(v), int64(len(v)))
+				return err
+			})
+			var ef errFilter
+			if errors.As(err, &ef) {
+				s.ReportError(o.Path, err)
+			} else if err != nil {
+				return err
+			}
+		}
 		if errors.Is(aerr, errDense) {
 			if o.Path != "/" { // the root's was reported by Scan
 				s.ReportError(o.Path, scan.Malformedf("hdf5: attributes of %s in dense storage (fractal heap) are not read", o.Path))
@@ -146,6 +158,7 @@ type File struct {
 	rootAddr uint64
 	lim      scan.Limits
 	budget   int64 // bytes of attribute data still allowed in memory
+	gcol     map[int64][]byte // global heap collections read so far
 }
 
 // Open reads the superblock.
@@ -593,6 +606,9 @@ func (f *File) globalHeapObject(addr uint64, index uint32, length int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := f.gcol[off]; ok {
+		return heapObject(c, len(h), f.lenSize, index, length)
+	}
 	if string(h[:4]) != "GCOL" {
 		return nil, scan.Malformedf("hdf5: no global heap collection at %d", off)
 	}
@@ -607,11 +623,21 @@ func (f *File) globalHeapObject(addr uint64, index uint32, length int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	p := len(h)
-	for p+8+f.lenSize <= len(c) {
+	if f.gcol == nil {
+		f.gcol = map[int64][]byte{}
+	}
+	f.gcol[off] = c
+	return heapObject(c, len(h), f.lenSize, index, length)
+}
+
+// heapObject finds object index in the global heap collection c, whose
+// objects start at p.
+func heapObject(c []byte, p, lenSize int, index uint32, length int64) ([]byte, error) {
+	f := &File{} // for its uint decoder
+	for p+8+lenSize <= len(c) {
 		idx := binary.LittleEndian.Uint16(c[p:])
-		size := int64(f.uint(c[p+8:], f.lenSize))
-		p += 8 + f.lenSize
+		size := int64(f.uint(c[p+8:], lenSize))
+		p += 8 + lenSize
 		if idx == 0 {
 			break // free space
 		}

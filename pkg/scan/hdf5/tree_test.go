@@ -87,3 +87,27 @@ func errorsIsLimit(err error) bool {
 	_, ok := err.(*scan.LimitError)
 	return ok
 }
+
+func TestPandasObjectColumn(t *testing.T) {
+	sc := scanner()
+	tg := sc.ScanFile(context.Background(), filepath.Join(treeFixtures, "evil_pandas_fixed.h5"), "evil")
+	if tg.Verdict != scan.VerdictDangerous {
+		t.Fatalf("verdict %s: %+v %s", tg.Verdict, tg.Findings, tg.Error)
+	}
+	found := false
+	for _, f := range tg.Findings {
+		if f.Severity == scan.SeverityCritical && f.Symbol == "posix.system" {
+			found = f.Member == "/frame/block0_values[0]"
+			if !found {
+				t.Fatalf("member %q", f.Member)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no posix.system finding: %+v", tg.Findings)
+	}
+	tg = sc.ScanFile(context.Background(), filepath.Join(treeFixtures, "benign_pandas_fixed.h5"), "benign")
+	if tg.Verdict != scan.VerdictClean {
+		t.Fatalf("benign verdict %s: %+v %s", tg.Verdict, tg.Findings, tg.Error)
+	}
+}
