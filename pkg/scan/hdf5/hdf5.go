@@ -157,7 +157,7 @@ type File struct {
 	lenSize  int
 	rootAddr uint64
 	lim      scan.Limits
-	budget   int64 // bytes of attribute data still allowed in memory
+	budget   int64            // bytes of attribute data still allowed in memory
 	gcol     map[int64][]byte // global heap collections read so far
 }
 
