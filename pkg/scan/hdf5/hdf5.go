@@ -159,7 +159,13 @@ type File struct {
 	lim      scan.Limits
 	budget   int64            // bytes of attribute data still allowed in memory
 	gcol     map[int64][]byte // global heap collections read so far
+	reads    int              // metadata reads so far, against maxReads
 }
+
+// maxReads bounds the metadata reads for one file, whatever the structure
+// (B-trees shared by many groups, long runs of empty nodes): a real file
+// needs a few per object.
+const maxReads = 1 << 18
 
 // Open reads the superblock.
 func Open(r io.ReaderAt, size int64, lim scan.Limits) (*File, error) {
@@ -175,6 +181,9 @@ func Open(r io.ReaderAt, size int64, lim scan.Limits) (*File, error) {
 }
 
 func (f *File) read(off int64, n int) ([]byte, error) {
+	if f.reads++; f.reads > maxReads {
+		return nil, &scan.LimitError{Limit: "max-entries", Max: maxReads}
+	}
 	if off < 0 || n < 0 || off > f.size || int64(n) > f.size-off {
 		return nil, scan.Malformedf("hdf5: read of %d bytes at offset %d outside the %d-byte file", n, off, f.size)
 	}
@@ -641,7 +650,7 @@ func heapObject(c []byte, p, lenSize int, index uint32, length int64) ([]byte, e
 		if idx == 0 {
 			break // free space
 		}
-		if size > int64(len(c)-p) {
+		if size < 0 || size > int64(len(c)-p) {
 			return nil, scan.Malformedf("hdf5: global heap object %d runs past its collection", idx)
 		}
 		if uint32(idx) == index {

@@ -74,7 +74,8 @@ func TestRootAttributes(t *testing.T) {
 
 func FuzzOpen(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
-	for _, p := range files {
+	more, _ := filepath.Glob("../../../fixtures/formats/hdf5/*.h5")
+	for _, p := range append(files, more...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
@@ -87,5 +88,12 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		h.RootAttributes()
+		h.Walk(func(o *Object) error {
+			attrs, _ := h.Attributes(o)
+			if isObjectVLArray(attrs) {
+				return h.vlRows(o, func(int64, []byte) error { return nil })
+			}
+			return nil
+		})
 	})
 }
