@@ -1,6 +1,9 @@
 // Package hdf5 reads the root-group attributes of HDF5 files, which is where
 // legacy Keras .h5 models keep their model_config and training_config JSON,
-// and hands that JSON to package keras.
+// and hands that JSON to package keras. It also walks the group tree and
+// scans as pickles what PyTables unpickles on read: attribute values that
+// look pickled, and the rows of object VLArrays (pandas' fixed-format object
+// columns); see walk.go and vlarray.go.
 //
 // This is a minimal pure-Go reader rather than a cgo binding to libhdf5:
 // the scanner needs only the root object's attributes, a few hundred lines
