@@ -1,6 +1,9 @@
 // Package hdf5 reads the root-group attributes of HDF5 files, which is where
 // legacy Keras .h5 models keep their model_config and training_config JSON,
-// and hands that JSON to package keras.
+// and hands that JSON to package keras. It also walks the group tree and
+// scans as pickles what PyTables unpickles on read: attribute values that
+// look pickled, and the rows of object VLArrays (pandas' fixed-format object
+// columns); see walk.go and vlarray.go.
 //
 // This is a minimal pure-Go reader rather than a cgo binding to libhdf5:
 // the scanner needs only the root object's attributes, a few hundred lines
@@ -28,6 +31,7 @@ import (
 
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/keras"
+	"github.com/modelverify/modelverify/pkg/scan/pickle"
 )
 
 // Signature is the HDF5 format signature.
@@ -77,11 +81,80 @@ func (Format) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int
 			}
 		}
 	}
-	// Pickles in attributes anywhere in the tree (PyTables, pandas).
-	if werr := f.scanPickledAttributes(ctx, s); err == nil {
+	if werr := scanTree(ctx, s, f); err == nil {
 		err = werr
+	} else if werr != nil && ctx.Err() != nil {
+		err = ctx.Err()
 	}
 	return err
+}
+
+// scanTree walks every object and scans what PyTables unpickles when the
+// file is read: attribute values that look pickled, and the rows of
+// object VLArrays (see vlarray.go).
+func scanTree(ctx context.Context, s *scan.Session, f *File) error {
+	return f.Walk(func(o *Object) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		attrs, aerr := f.Attributes(o)
+		for _, a := range attrs {
+			if !pickledAttribute(a.Value) {
+				continue
+			}
+			member := o.Path + "@" + a.Name
+			if o.Path == "/" {
+				member = "@" + a.Name
+			}
+			// PyTables calls pickle.loads on the value: scan it as that
+			// reads it; a value that is no pickle is left alone, as
+			// PyTables leaves it.
+			if err := pickle.ScanLoads(ctx, s.Child(member), a.Value); err != nil && !errors.Is(err, scan.ErrUnsupported) {
+				if errors.Is(err, scan.ErrLimit) || ctx.Err() != nil {
+					return err
+				}
+				s.ReportError(member, err)
+			}
+		}
+		if isObjectVLArray(attrs) {
+			err := f.vlRows(o, func(row int64, v []byte) error {
+				// ObjectAtom.fromarray is pickle.loads of the row.
+				member := fmt.Sprintf("%s[%d]", o.Path, row)
+				err := pickle.ScanLoads(ctx, s.Child(member), v)
+				if err != nil && !errors.Is(err, scan.ErrUnsupported) && !errors.Is(err, scan.ErrLimit) && ctx.Err() == nil {
+					s.ReportError(member, err)
+					return nil
+				}
+				if errors.Is(err, scan.ErrUnsupported) {
+					return nil
+				}
+				return err
+			})
+			var ef errFilter
+			if errors.As(err, &ef) {
+				s.ReportError(o.Path, err)
+			} else if err != nil {
+				return err
+			}
+		}
+		if errors.Is(aerr, errDense) {
+			if o.Path != "/" { // the root's was reported by Scan
+				s.ReportError(o.Path, scan.Malformedf("hdf5: attributes of %s in dense storage (fractal heap) are not read", o.Path))
+			}
+		} else if aerr != nil {
+			return aerr
+		}
+		return nil
+	})
+}
+
+// pickledAttribute reports whether PyTables unpickles an attribute value on
+// read: a byte string that ends with "." other than "0." (AttributeSet's
+// test, which it applies to scalar fixed-length strings; here to every
+// single string value, which only widens what is scanned).
+func pickledAttribute(v []byte) bool {
+	v = bytes.TrimRight(v, "\x00")
+	return len(v) > 0 && v[len(v)-1] == '.' && string(v) != "0."
 }
 
 // errDense reports root attributes kept in dense storage, which this reader
@@ -103,8 +176,15 @@ type File struct {
 	lenSize  int
 	rootAddr uint64
 	lim      scan.Limits
-	budget   int64 // bytes of attribute data still allowed in memory
+	budget   int64            // bytes of attribute data still allowed in memory
+	gcol     map[int64][]byte // global heap collections read so far
+	reads    int              // metadata reads so far, against maxReads
 }
+
+// maxReads bounds the metadata reads for one file, whatever the structure
+// (B-trees shared by many groups, long runs of empty nodes): a real file
+// needs a few per object.
+const maxReads = 1 << 18
 
 // Open reads the superblock.
 func Open(r io.ReaderAt, size int64, lim scan.Limits) (*File, error) {
@@ -120,6 +200,9 @@ func Open(r io.ReaderAt, size int64, lim scan.Limits) (*File, error) {
 }
 
 func (f *File) read(off int64, n int) ([]byte, error) {
+	if f.reads++; f.reads > maxReads {
+		return nil, &scan.LimitError{Limit: "max-entries", Max: maxReads}
+	}
 	if off < 0 || n < 0 || off > f.size || int64(n) > f.size-off {
 		return nil, scan.Malformedf("hdf5: read of %d bytes at offset %d outside the %d-byte file", n, off, f.size)
 	}
@@ -234,6 +317,10 @@ func (f *File) RootAttributes() ([]Attribute, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.attributes(msgs)
+}
+
+func (f *File) attributes(msgs []message) ([]Attribute, error) {
 	var out []Attribute
 	for _, m := range msgs {
 		switch m.typ {
@@ -547,6 +634,9 @@ func (f *File) globalHeapObject(addr uint64, index uint32, length int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := f.gcol[off]; ok {
+		return heapObject(c, len(h), f.lenSize, index, length)
+	}
 	if string(h[:4]) != "GCOL" {
 		return nil, scan.Malformedf("hdf5: no global heap collection at %d", off)
 	}
@@ -561,15 +651,25 @@ func (f *File) globalHeapObject(addr uint64, index uint32, length int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	p := len(h)
-	for p+8+f.lenSize <= len(c) {
+	if f.gcol == nil {
+		f.gcol = map[int64][]byte{}
+	}
+	f.gcol[off] = c
+	return heapObject(c, len(h), f.lenSize, index, length)
+}
+
+// heapObject finds object index in the global heap collection c, whose
+// objects start at p.
+func heapObject(c []byte, p, lenSize int, index uint32, length int64) ([]byte, error) {
+	f := &File{} // for its uint decoder
+	for p+8+lenSize <= len(c) {
 		idx := binary.LittleEndian.Uint16(c[p:])
-		size := int64(f.uint(c[p+8:], f.lenSize))
-		p += 8 + f.lenSize
+		size := int64(f.uint(c[p+8:], lenSize))
+		p += 8 + lenSize
 		if idx == 0 {
 			break // free space
 		}
-		if size > int64(len(c)-p) {
+		if size < 0 || size > int64(len(c)-p) {
 			return nil, scan.Malformedf("hdf5: global heap object %d runs past its collection", idx)
 		}
 		if uint32(idx) == index {

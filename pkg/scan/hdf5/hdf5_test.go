@@ -11,10 +11,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 )
 
-const (
-	fixtures         = "../../../fixtures/formats/keras"
-	pytablesFixtures = "../../../fixtures/formats/pytables"
-)
+const fixtures = "../../../fixtures/formats/keras"
 
 func TestFixtures(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
@@ -75,6 +72,34 @@ func TestRootAttributes(t *testing.T) {
 	}
 }
 
+func FuzzOpen(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
+	more, _ := filepath.Glob("../../../fixtures/formats/hdf5/*.h5")
+	for _, p := range append(files, more...) {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	lim := scan.DefaultLimits
+	lim.MaxHeaderBytes = 1 << 20
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := Open(bytes.NewReader(b), int64(len(b)), lim)
+		if err != nil {
+			return
+		}
+		h.RootAttributes()
+		h.Walk(func(o *Object) error {
+			attrs, _ := h.Attributes(o)
+			if isObjectVLArray(attrs) {
+				return h.vlRows(o, func(int64, []byte) error { return nil })
+			}
+			return nil
+		})
+	})
+}
+
+const pytablesFixtures = "../../../fixtures/formats/pytables"
+
 // PyTables unpickles string attributes ending with "." on every node; the
 // fixtures' generator proves with the real library which ones import
 // posix.system.
@@ -108,25 +133,4 @@ func TestPickledAttributesAnywhereInTheTree(t *testing.T) {
 			}
 		})
 	}
-}
-
-func FuzzOpen(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtures, "*.h5"))
-	more, _ := filepath.Glob(filepath.Join(pytablesFixtures, "*.h5"))
-	files = append(files, more...)
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
-	lim := scan.DefaultLimits
-	lim.MaxHeaderBytes = 1 << 20
-	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := Open(bytes.NewReader(b), int64(len(b)), lim)
-		if err != nil {
-			return
-		}
-		h.RootAttributes()
-		h.walkObjects(context.Background(), func(string, []message) error { return nil })
-	})
 }

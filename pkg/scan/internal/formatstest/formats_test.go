@@ -40,6 +40,7 @@ var formatOf = map[string][]string{
 	"tfsaved":  {"tf-savedmodel", "tf-graphdef", "tf-fingerprint", "keras-metadata"},
 	"keras":    {"keras-config", "keras-h5", "hdf5", "zip"},
 	"pytables": {"hdf5"},
+	"hdf5":     {"hdf5"},
 	"json":     {"json"},
 }
 
