@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -172,22 +171,11 @@ func verifyScanOCI(ctx context.Context, v *sign.Verifier, t manifest.Target, des
 	if err != nil {
 		return nil, err
 	}
-	var best *scanAttestation
-	var firstErr error
-	for _, a := range atts {
-		p, err := attest.Parse(a.Payload, desc.Digest.Encoded())
-		if err != nil {
-			firstErr = cmp.Or(firstErr, err)
-			continue
-		}
-		if best == nil || p.ScannedAt.After(best.Predicate.ScannedAt) {
-			best = &scanAttestation{a.Signer, p}
-		}
+	i, p, err := attest.ParseLatest(sign.Payloads(atts), desc.Digest.Encoded())
+	if err != nil {
+		return nil, err
 	}
-	if best == nil {
-		return nil, firstErr
-	}
-	return best, nil
+	return &scanAttestation{atts[i].Signer, p}, nil
 }
 
 func newVerifyCmd() *cobra.Command {

@@ -23,6 +23,15 @@ type Attestation struct {
 	Payload []byte     `json:"-"`
 }
 
+// Payloads are the statements of atts, in order.
+func Payloads(atts []*Attestation) [][]byte {
+	out := make([][]byte, len(atts))
+	for i, a := range atts {
+		out[i] = a.Payload
+	}
+	return out
+}
+
 // VerifyAttestation verifies bundleJSON as an attestation of predicateType
 // about the model with sha256 digest sha256Hex, and returns its statement.
 func (v *Verifier) VerifyAttestation(bundleJSON []byte, predicateType, sha256Hex string) (*Attestation, error) {

@@ -6,7 +6,6 @@ package arch
 
 import (
 	"os/exec"
-	"path"
 	"strings"
 	"testing"
 )
@@ -147,7 +146,7 @@ func TestPackageGraphRefusesForbiddenEdges(t *testing.T) {
 	if v := violations(map[string][]string{"pkg/newthing": nil}); len(v) != 1 {
 		t.Errorf("an unknown package passed: %v", v)
 	}
-	if v := violations(map[string][]string{path.Join("pkg/scan", "safetensors"): {"pkg/scan"}}); len(v) != 0 {
+	if v := violations(map[string][]string{"pkg/scan/safetensors": {"pkg/scan"}}); len(v) != 0 {
 		t.Errorf("an allowed edge was refused: %v", v)
 	}
 }

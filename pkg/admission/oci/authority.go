@@ -140,20 +140,11 @@ func (a *authority) VerifiedScan(ctx context.Context, ref admission.Reference) (
 		}
 		return nil, classify(err)
 	}
-	var ps []*attest.Predicate
-	var bad error
-	for _, at := range atts {
-		p, err := attest.Parse(at.Payload, desc.Digest.Encoded())
-		if err != nil {
-			bad = err
-			continue
-		}
-		ps = append(ps, p)
+	_, p, err := attest.ParseLatest(sign.Payloads(atts), desc.Digest.Encoded())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", admission.ErrNotVerified, err)
 	}
-	if len(ps) == 0 {
-		return nil, fmt.Errorf("%w: %v", admission.ErrNotVerified, bad)
-	}
-	return attest.Latest(ps), nil
+	return p, nil
 }
 
 // classify turns "the artifact is bad" (from pkg/sign or pkg/manifest) into

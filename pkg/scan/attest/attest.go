@@ -117,15 +117,33 @@ func Parse(payload []byte, sha256Hex string) (*Predicate, error) {
 	return &st.Predicate, nil
 }
 
-// Latest is the predicate scanned last; nil for none.
-func Latest(ps []*Predicate) *Predicate {
-	var best *Predicate
-	for _, p := range ps {
-		if p != nil && (best == nil || p.ScannedAt.After(best.ScannedAt)) {
-			best = p
+// ParseLatest parses verified payloads about the model with digest
+// sha256Hex and returns the index and predicate of the one scanned last:
+// with several attestations by one signer, the most recent scan counts.
+// When none parses it returns the first error (ErrStatement), or
+// ErrStatement itself for no payload at all.
+func ParseLatest(payloads [][]byte, sha256Hex string) (int, *Predicate, error) {
+	best, bestAt := -1, (*Predicate)(nil)
+	var firstErr error
+	for i, b := range payloads {
+		p, err := Parse(b, sha256Hex)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if bestAt == nil || p.ScannedAt.After(bestAt.ScannedAt) {
+			best, bestAt = i, p
 		}
 	}
-	return best
+	if bestAt == nil {
+		if firstErr == nil {
+			firstErr = fmt.Errorf("%w: no attestation", ErrStatement)
+		}
+		return -1, nil, firstErr
+	}
+	return best, bestAt, nil
 }
 
 // Worst is the highest severity the predicate attests: the highest of its

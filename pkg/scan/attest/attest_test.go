@@ -95,14 +95,20 @@ func TestAllowUpTo(t *testing.T) {
 	}
 }
 
-func TestLatest(t *testing.T) {
+func TestParseLatest(t *testing.T) {
 	st1, st2 := attest.New("m", subject, report()), attest.New("m", subject, report())
 	st2.Predicate.ScannedAt = st1.Predicate.ScannedAt.Add(1)
-	if got := attest.Latest([]*attest.Predicate{&st2.Predicate, nil, &st1.Predicate}); got != &st2.Predicate {
-		t.Errorf("Latest picked %v", got.ScannedAt)
+	b1, _ := json.Marshal(st1)
+	b2, _ := json.Marshal(st2)
+	i, p, err := attest.ParseLatest([][]byte{b1, []byte("{"), b2}, subject)
+	if err != nil || i != 2 || !p.ScannedAt.Equal(st2.Predicate.ScannedAt) {
+		t.Errorf("ParseLatest picked %d %v %v", i, p, err)
 	}
-	if attest.Latest(nil) != nil {
-		t.Error("Latest(nil) is not nil")
+	if _, _, err := attest.ParseLatest([][]byte{[]byte("{")}, subject); !errors.Is(err, attest.ErrStatement) {
+		t.Errorf("nothing parses: %v", err)
+	}
+	if _, _, err := attest.ParseLatest(nil, subject); !errors.Is(err, attest.ErrStatement) {
+		t.Errorf("no payload: %v", err)
 	}
 }
 

@@ -18,12 +18,8 @@ import (
 	"github.com/modelverify/modelverify/pkg/sign/pkcs11"
 )
 
-const softhsmModule = softhsm.Module
-
-func softHSMToken(t testing.TB) string { return softhsm.Token(t) }
-
 func TestSignWithAKeyInASoftHSMToken(t *testing.T) {
-	uri := softHSMToken(t)
+	uri := softhsm.Token(t)
 	key, closeToken, err := pkcs11.Open(uri)
 	if err != nil {
 		t.Fatal(err)
@@ -53,11 +49,11 @@ func TestSignWithAKeyInASoftHSMToken(t *testing.T) {
 	}
 	// A key the token does not have, and (once every session is closed) a
 	// wrong PIN, are errors.
-	if _, _, err := pkcs11.Open("pkcs11:token=release;object=nope?module-path=" + softhsmModule + "&pin-value=1234"); err == nil {
+	if _, _, err := pkcs11.Open("pkcs11:token=release;object=nope?module-path=" + softhsm.Module + "&pin-value=1234"); err == nil {
 		t.Error("a missing key was found")
 	}
 	closeToken()
-	if _, _, err := pkcs11.Open("pkcs11:token=release;object=model-signing?module-path=" + softhsmModule + "&pin-value=9999"); err == nil {
+	if _, _, err := pkcs11.Open("pkcs11:token=release;object=model-signing?module-path=" + softhsm.Module + "&pin-value=9999"); err == nil {
 		t.Error("a wrong PIN opened the token")
 	}
 }
@@ -65,7 +61,7 @@ func TestSignWithAKeyInASoftHSMToken(t *testing.T) {
 // Signing one OMS statement with a key in the token, against a key in
 // memory: go test -tags pkcs11 -bench . ./pkg/sign/pkcs11
 func BenchmarkSign(b *testing.B) {
-	uri := softHSMToken(b)
+	uri := softhsm.Token(b)
 	key, closeToken, err := pkcs11.Open(uri)
 	if err != nil {
 		b.Fatal(err)

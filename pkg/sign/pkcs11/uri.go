@@ -59,7 +59,7 @@ func ParseURI(s string) (URI, error) {
 	rest := strings.TrimPrefix(s, Scheme)
 	path, query, _ := strings.Cut(rest, "?")
 	seen := map[string]bool{}
-	attr := func(part, sep string) (string, string, error) {
+	attr := func(part string) (string, string, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok || k == "" {
 			return "", "", fmt.Errorf("pkcs11: attribute %q: want NAME=VALUE", part)
@@ -78,7 +78,7 @@ func ParseURI(s string) (URI, error) {
 		if part == "" {
 			continue
 		}
-		k, v, err := attr(part, ";")
+		k, v, err := attr(part)
 		if err != nil {
 			return URI{}, err
 		}
@@ -105,7 +105,7 @@ func ParseURI(s string) (URI, error) {
 		if part == "" {
 			continue
 		}
-		k, v, err := attr(part, "&")
+		k, v, err := attr(part)
 		if err != nil {
 			return URI{}, err
 		}
