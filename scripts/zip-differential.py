@@ -4,7 +4,9 @@
 Rebuilds real torch.save and np.savez files with their zip structures mutated
 (several end records, comment lengths that do not fit, zip64 locators with and
 without an adjacent record, prepended data, duplicate names, central directory
-entries that disagree with local headers, hidden local headers). Each candidate
+entries that disagree with local headers, hidden local headers, data
+descriptors, zip64 extra fields, deflated members, local extra fields and sizes
+that differ from the central directory). Each candidate
 member that some reader might hand to its loader holds a different pickle whose
 only global is a distinct dangerous callable. The real loader runs with an
 unpickler whose find_class records the global and returns an inert stub, so
@@ -78,18 +80,44 @@ def npy_payload(i):
 
 # --- zip building blocks: stored members, records written by hand ---------
 
-def local(name, data, flags=0, lname=None, sizes=True):
+def local(name, data, flags=0, lname=None, sizes=True, method=0, extra=b"", lsizes=None,
+          descriptor=False):
+    """A local header and the member's bytes. data is what the loader gets;
+    with method 8 it is stored deflated. lsizes overrides the sizes written in
+    the local header; descriptor appends a data descriptor after the data."""
     lname = name if lname is None else lname
     crc = zipfile.crc32(data)
-    cs = len(data) if sizes else 0
-    return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, 0, 0, 0,
-                       crc if sizes else 0, cs, cs, len(lname), 0) + lname.encode() + data
+    stored = deflate(data) if method == 8 else data
+    cs, us = (len(stored), len(data)) if sizes else (0, 0)
+    if lsizes is not None:
+        cs, us = lsizes
+    out = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, method, 0, 0,
+                      crc if sizes else 0, cs, us, len(lname), len(extra)) + lname.encode() + extra + stored
+    if descriptor:
+        out += struct.pack("<4sIII", b"PK\x07\x08", crc, len(stored), len(data))
+    return out
 
 
-def central(name, data, off):
-    return struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0,
-                       zipfile.crc32(data), len(data), len(data), len(name), 0, 0, 0, 0, 0,
-                       off) + name.encode()
+def deflate(data):
+    import zlib
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def central(name, data, off, method=0, flags=0, zip64=None):
+    """A central directory entry. zip64 lists which of "usize", "csize" and
+    "offset" are written as 0xFFFFFFFF and carried in a zip64 extra field."""
+    stored = deflate(data) if method == 8 else data
+    vals = {"usize": len(data), "csize": len(stored), "offset": off}
+    extra = b""
+    if zip64:
+        body = b"".join(struct.pack("<Q", vals[k]) for k in ("usize", "csize", "offset") if k in zip64)
+        extra = struct.pack("<HH", 1, len(body)) + body
+        for k in zip64:
+            vals[k] = 0xFFFFFFFF
+    return struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 45 if zip64 else 20, 45 if zip64 else 20,
+                       flags, method, 0, 0, zipfile.crc32(data), vals["csize"], vals["usize"],
+                       len(name), len(extra), 0, 0, 0, 0, vals["offset"]) + name.encode() + extra
 
 
 def eocd(count, cdsize, cdoff, comment=b"", clen=None):
@@ -112,17 +140,22 @@ class Zip:
         self.b = bytearray(prefix)
         self.offs = {}
 
-    def add(self, key, name, data, **kw):
-        self.offs[key] = (name, data, len(self.b))
+    def add(self, key, name, data, cd=None, **kw):
+        """cd: keyword arguments of this member's central entry; its method
+        and flags default to the local header's."""
+        cd = dict(cd or {})
+        cd.setdefault("method", kw.get("method", 0))
+        cd.setdefault("flags", kw.get("flags", 0))
+        self.offs[key] = (name, data, len(self.b), cd)
         self.b += local(name, data, **kw)
 
     def directory(self, keys, base=0, names=None):
         start = len(self.b)
         for i, k in enumerate(keys):
-            name, data, off = self.offs[k]
+            name, data, off, cd = self.offs[k]
             if names and names[i] is not None:
                 name = names[i]
-            self.b += central(name, data, off - base)
+            self.b += central(name, data, off - base, **cd)
         return start, len(self.b) - start
 
 
@@ -241,6 +274,50 @@ def layout(members, evil_name, variant):
     s, n = z.directory(["dup"] + names)
     z.b += eocd(len(names), n, s)
     yield "count-below-size", bytes(z.b)
+
+    # the member's sizes follow it in a data descriptor (flag bit 3); its
+    # local header says 0 bytes.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(15) if ev else d, flags=8 if ev else 0, sizes=not ev, descriptor=ev)
+    yield "data-descriptor", bytes(normal(z).b)
+
+    # the local header states sizes that disagree with the central directory.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(16) if ev else d, lsizes=(3, 3) if ev else None)
+    yield "local-sizes-differ", bytes(normal(z).b)
+
+    # sizes and offset in a zip64 extra field of the central entry.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(0) if ev else d, cd={"zip64": ("usize", "csize", "offset")} if ev else None)
+    yield "zip64-extra", bytes(normal(z).b)
+
+    # only the offset in the zip64 extra field.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(1) if ev else d, cd={"zip64": ("offset",)} if ev else None)
+    yield "zip64-extra-offset", bytes(normal(z).b)
+
+    # the member deflated.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(2) if ev else d, method=8 if ev else 0)
+    yield "deflated", bytes(normal(z).b)
+
+    # a local extra field the central entry does not have: the data starts
+    # after the local header's own name and extra.
+    z = Zip()
+    for n_, d in members:
+        ev = n_ == evil_name
+        z.add(n_, n_, variant(3) if ev else d, extra=(b"\xfe\xca\x0c\x00" + b"\0" * 12) if ev else b"")
+    yield "local-extra-differs", bytes(normal(z).b)
 
 
 def torch_members(path):
