@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 )
 
 //go:embed htmlreport/report.html.tmpl htmlreport/report.css htmlreport/report.js
@@ -15,13 +16,14 @@ var htmlFiles embed.FS
 // The page's only style sheet and script are inline, and the
 // Content-Security-Policy allows exactly those two by hash: nothing is loaded
 // from anywhere, no other inline code runs, and the page works from disk.
-var (
-	htmlCSS, htmlJS string
-	htmlCSP         string
-	htmlTemplate    *template.Template
-)
+// htmlAssets is built on first use, so that commands that write no HTML
+// report do not parse the template at start.
+type htmlAssets struct {
+	css, js, csp string
+	tmpl         *template.Template
+}
 
-func init() {
+var loadHTMLAssets = sync.OnceValue(func() *htmlAssets {
 	read := func(name string) string {
 		b, err := htmlFiles.ReadFile("htmlreport/" + name)
 		if err != nil {
@@ -29,13 +31,14 @@ func init() {
 		}
 		return string(b)
 	}
-	htmlCSS, htmlJS = read("report.css"), read("report.js")
-	htmlCSP = "default-src 'none'; style-src " + cspHash(htmlCSS) + "; script-src " + cspHash(htmlJS) +
+	a := &htmlAssets{css: read("report.css"), js: read("report.js")}
+	a.csp = "default-src 'none'; style-src " + cspHash(a.css) + "; script-src " + cspHash(a.js) +
 		"; img-src 'none'; font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'"
-	htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	a.tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		"upper": strings.ToUpper,
 	}).Parse(read("report.html.tmpl")))
-}
+	return a
+})
 
 func cspHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -86,8 +89,9 @@ type htmlFinding struct {
 // sorts (a small inline script), every finding with its rule's help, and the
 // rules' reference. Every string from the report is escaped by html/template.
 func WriteHTML(w io.Writer, r *Report, opts HTMLOptions) error {
+	assets := loadHTMLAssets()
 	page := htmlPage{
-		CSP: htmlCSP, CSS: template.CSS(htmlCSS), JS: template.JS(htmlJS),
+		CSP: assets.csp, CSS: template.CSS(assets.css), JS: template.JS(assets.js),
 		Tool: r.Tool, Summary: r.Summary, Roots: opts.Targets, Verdict: VerdictClean,
 	}
 	switch {
@@ -135,5 +139,5 @@ func WriteHTML(w io.Writer, r *Report, opts HTMLOptions) error {
 			}
 		}
 	}
-	return htmlTemplate.Execute(w, page)
+	return assets.tmpl.Execute(w, page)
 }

@@ -96,7 +96,7 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 		inst, name := arg(0), arg(1)
 		text, ok := m.text(name)
 		if len(items) == 2 && op == "REDUCE" && inst.k == kObj && inst.p != nil && inst.p.g != nil &&
-			inst.p.g.verdict == gAllowed && name.k == kStr && ok && methods[inst.p.g.symbol()+"."+text] {
+			inst.p.g.verdict == gAllowed && name.k == kStr && ok && builtin().methods[inst.p.g.symbol()+"."+text] {
 			g.judged = true
 		} else {
 			g.escaped = true

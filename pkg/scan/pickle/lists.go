@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/modelverify/modelverify/pkg/scan"
 )
@@ -255,24 +256,31 @@ var dangerousAttrs = map[string]bool{
 	"rename": true, "symlink_to": true, "hardlink_to": true, "touch": true, "chmod": true, "extractall": true,
 }
 
-// allowed holds every exact module.name of allowGroups and of the generated
-// list; methods holds the module.Class.method entries of the generated list.
-var allowed, methods = func() (map[string]bool, map[string]bool) {
-	a, meth := map[string]bool{}, map[string]bool{}
+// builtin holds the parsed allowlist: every exact module.name of
+// allowGroups and of the generated list (allowed), and the module.Class.method
+// entries of the generated list (methods). It is built on first use, so that
+// commands that judge no pickle do not parse it at start.
+type builtinLists struct {
+	entries          []entry
+	allowed, methods map[string]bool
+}
+
+var builtin = sync.OnceValue(func() *builtinLists {
+	l := &builtinLists{entries: mustParseAllowlist(allowlistTSV), allowed: map[string]bool{}, methods: map[string]bool{}}
 	for _, g := range allowGroups {
 		for _, n := range g.names {
-			a[g.module+"."+n] = true
+			l.allowed[g.module+"."+n] = true
 		}
 	}
-	for _, e := range generated {
+	for _, e := range l.entries {
 		if e.kind == "method" {
-			meth[e.module+"."+e.name] = true
+			l.methods[e.module+"."+e.name] = true
 		} else {
-			a[e.module+"."+e.name] = true
+			l.allowed[e.module+"."+e.name] = true
 		}
 	}
-	return a, meth
-}()
+	return l
+})
 
 // verdictKind is how the VM treats a resolved global.
 type verdictKind uint8
@@ -306,7 +314,7 @@ func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
 	if why := criticalReason(module, name); why != "" {
 		return gCritical, why
 	}
-	if allowed[sym] {
+	if builtin().allowed[sym] {
 		return gAllowed, ""
 	}
 	if policy.Allows(module, name) {

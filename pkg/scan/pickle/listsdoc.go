@@ -28,6 +28,7 @@ func WriteListsMarkdown(w io.Writer) error {
 	b.WriteString("`builtins.getattr(obj, \"method\")` only when `obj` is an instance of that allowed class built in the same stream\n")
 	b.WriteString("(how pickle stores a bound method); any other `getattr` is critical.\n\n")
 	b.WriteString("| kind | module | names | library | why they are safe |\n|---|---|---|---|---|\n")
+	generated := builtin().entries
 	for i := 0; i < len(generated); {
 		e := generated[i]
 		var names []string
