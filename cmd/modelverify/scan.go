@@ -45,6 +45,7 @@ type scanOptions struct {
 	failOn      string
 	policy      string
 	quiet       bool
+	noProgress  bool
 	workers     int
 	digestLimit int64
 	limits      limitFlags
@@ -91,6 +92,7 @@ in no known format) or nothing was scanned, 3 usage error.`,
 	fs.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low, info (every finding) or none")
 	fs.StringVar(&o.policy, "policy", "", "YAML scan policy with extra allowed or denied globals")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing; report through the exit code only")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show the download progress of oci:// references (shown only on a terminal)")
 	fs.IntVar(&o.workers, "workers", 0, "files scanned at once (0: one per CPU)")
 	fs.Int64Var(&o.digestLimit, "digest-limit", 256<<20, "hash files up to this size for the report's digest (negative: never)")
 	o.limits.AddFlags(cmd)
@@ -140,7 +142,9 @@ func (o *scanOptions) run(cmd *cobra.Command, args []string) error {
 			paths = append(paths, a)
 			continue
 		}
-		res, err := remote.ScanArtifact(cmd.Context(), sc, a, o.registry.RegistryOptions())
+		progress, done := hashProgress(cmd, "fetching", o.noProgress || o.quiet)
+		res, err := remote.ScanArtifact(cmd.Context(), sc, a, remote.Options{Registry: o.registry.RegistryOptions(), Progress: progress})
+		done()
 		if err != nil {
 			if errors.Is(err, manifest.ErrInvalidReference) {
 				return withCode(exitUsage, err)

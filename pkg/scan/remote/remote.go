@@ -36,8 +36,17 @@ type Result struct {
 	Notes []string
 }
 
+// Options configure ScanArtifact. The zero value reads registries as
+// manifest.Open does and reports no progress.
+type Options struct {
+	Registry manifest.RegistryOptions
+	// Progress, when set, is called as layer bytes arrive with the bytes
+	// fetched so far and the total size of the manifest's layers.
+	Progress func(done, total int64)
+}
+
 // Scan is ScanArtifact returning only the targets.
-func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.RegistryOptions) ([]scan.Target, error) {
+func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts Options) ([]scan.Target, error) {
 	res, err := ScanArtifact(ctx, sc, ref, opts)
 	return res.Targets, err
 }
@@ -55,18 +64,25 @@ func Scan(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.Regis
 // reference or manifest that cannot be read at all (a registry or network
 // error, a malformed manifest) and hostile model layer paths; a layer that
 // cannot be fetched or does not match its digest becomes a malformed target.
-func ScanArtifact(ctx context.Context, sc *scan.Scanner, ref string, opts manifest.RegistryOptions) (Result, error) {
+func ScanArtifact(ctx context.Context, sc *scan.Scanner, ref string, opts Options) (Result, error) {
 	r, err := manifest.ParseRef(ref)
 	if err != nil {
 		return Result{}, err
 	}
-	target, err := manifest.Open(ctx, r, opts)
+	target, err := manifest.Open(ctx, r, opts.Registry)
 	if err != nil {
 		return Result{}, err
 	}
 	a, err := manifest.ResolveArtifact(ctx, target, r)
 	if err != nil {
 		return Result{}, err
+	}
+	if opts.Progress != nil {
+		pt := &progressTarget{Target: target, report: opts.Progress}
+		for _, l := range a.Manifest.Layers {
+			pt.total += max(l.Size, 0)
+		}
+		target = pt
 	}
 	var res Result
 	if a.Index != nil {
@@ -287,4 +303,41 @@ func scanLayer(ctx context.Context, sc *scan.Scanner, target manifest.Target, de
 	t := sc.ScanReaderAt(ctx, display, tmp, desc.Size)
 	t.Digest = desc.Digest.String()
 	return t
+}
+
+// progressTarget reports the bytes its fetches deliver.
+type progressTarget struct {
+	manifest.Target
+	report func(done, total int64)
+	total  int64
+	mu     sync.Mutex
+	done   int64
+}
+
+func (t *progressTarget) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := t.Target.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	return &progressReader{ReadCloser: rc, t: t}, nil
+}
+
+func (t *progressTarget) add(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done += int64(n)
+	t.report(min(t.done, t.total), t.total)
+}
+
+type progressReader struct {
+	io.ReadCloser
+	t *progressTarget
+}
+
+func (r *progressReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if n > 0 {
+		r.t.add(n)
+	}
+	return n, err
 }

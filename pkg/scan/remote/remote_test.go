@@ -95,9 +95,25 @@ func TestScanReportsEveryLayerByItsPath(t *testing.T) {
 			if !remote.IsRef(ref) {
 				t.Fatalf("IsRef(%q) = false", ref)
 			}
-			targets, err := remote.Scan(context.Background(), sc, ref, opts)
+			var calls, last, total int64
+			progress := func(done, all int64) {
+				if done < last || done > all {
+					t.Errorf("progress %d of %d after %d", done, all, last)
+				}
+				calls, last, total = calls+1, done, all
+			}
+			targets, err := remote.Scan(context.Background(), sc, ref, remote.Options{Registry: opts, Progress: progress})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Every layer is fetched once, and the progress reaches the sum
+			// of the layer sizes.
+			var size int64
+			for _, tg := range targets {
+				size += tg.Size
+			}
+			if calls == 0 || last != total || total != size {
+				t.Errorf("progress: %d calls, last %d of %d; the layers hold %d bytes", calls, last, total, size)
 			}
 			got := map[string]scan.Target{}
 			for _, tg := range targets {
@@ -133,7 +149,7 @@ func TestScanReportsEveryLayerByItsPath(t *testing.T) {
 
 func TestScanFailsForAMissingReference(t *testing.T) {
 	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-	_, err := remote.Scan(context.Background(), sc, "oci-layout://"+filepath.Join(t.TempDir(), "none")+":v1", manifest.RegistryOptions{})
+	_, err := remote.Scan(context.Background(), sc, "oci-layout://"+filepath.Join(t.TempDir(), "none")+":v1", remote.Options{})
 	if err == nil {
 		t.Fatal("scan of a missing layout succeeded")
 	}
@@ -153,7 +169,7 @@ func TestScanReadsTheFilesInsideTarLayers(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-			targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
+			targets, err := remote.Scan(context.Background(), sc, ref, remote.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +217,7 @@ func TestScanAppliesTheLayersOfAModelcar(t *testing.T) {
 			modelcar.WriteLayout(t, dir, "v1", modelcar.Standard(t, oci, evil))
 			ref := "oci-layout://" + dir + ":v1"
 			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-			res, err := remote.ScanArtifact(context.Background(), sc, ref, manifest.RegistryOptions{})
+			res, err := remote.ScanArtifact(context.Background(), sc, ref, remote.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +256,7 @@ func TestScanReadsAnyOtherArtifactFileByFile(t *testing.T) {
 	l2 := content.NewDescriptorFromBytes("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)
 	ref := layoutArtifact(t, "application/vnd.example.thing", []blob{{l1, evil}, {l2, chart}}, nil)
 	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-	res, err := remote.ScanArtifact(ctx, sc, ref, manifest.RegistryOptions{})
+	res, err := remote.ScanArtifact(ctx, sc, ref, remote.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +287,7 @@ func TestScanReportsAHostileTarLayerAsMalformed(t *testing.T) {
 	cd := content.NewDescriptorFromBytes(manifest.MediaTypeModelConfig, cfg)
 	ref := layoutArtifact(t, manifest.ArtifactTypeModel, []blob{{layer, tarBlob}}, &blob{cd, cfg})
 	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-	targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
+	targets, err := remote.Scan(ctx, sc, ref, remote.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +351,7 @@ func TestScanOfAnArtifactWithoutFilesScansNothing(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ref := layoutManifest(t, c.artifactType, c.config)
 			sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-			targets, err := remote.Scan(ctx, sc, ref, manifest.RegistryOptions{})
+			targets, err := remote.Scan(ctx, sc, ref, remote.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -384,7 +400,7 @@ func layoutManifest(t *testing.T, artifactType string, config *blob) string {
 func TestScanOfAnArtifactWithOnlyTheEmptyLayerScansNothing(t *testing.T) {
 	ref := layoutArtifact(t, "application/vnd.example.thing", nil, nil)
 	sc := scan.MustNew(scan.Options{Formats: all.Formats()})
-	targets, err := remote.Scan(context.Background(), sc, ref, manifest.RegistryOptions{})
+	targets, err := remote.Scan(context.Background(), sc, ref, remote.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
