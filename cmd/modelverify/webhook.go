@@ -24,6 +24,7 @@ func newWebhookCmd() *cobra.Command {
 		watch             time.Duration
 		timeout           time.Duration
 		logJSON           bool
+		maxVerifications  int
 		insecureServeHTTP bool
 	)
 	cmd := &cobra.Command{
@@ -60,9 +61,15 @@ registry error denies the request (fail closed).`,
 			}
 			log := slog.New(handler)
 			metrics := admission.NewMetrics()
+			if maxVerifications < 1 {
+				return usageErrorf("--max-verifications must be at least 1")
+			}
 			registry := oci.New(oci.Options{Registry: reg.RegistryOptions()})
+			// One limit for every policy compiled, so that a reload does
+			// not raise it.
+			limit := admission.NewVerifyLimit(maxVerifications)
 			compile := func(doc *admission.PolicyDocument) (*admission.Policy, error) {
-				return registry.Compile(doc, admission.Options{Metrics: metrics})
+				return registry.Compile(doc, admission.Options{Metrics: metrics, Verifications: limit})
 			}
 			// Check the configuration before listening, so that a bad
 			// policy or key pair is a configuration error (exit 3).
@@ -108,6 +115,7 @@ registry error denies the request (fail closed).`,
 	f.DurationVar(&watch, "watch-interval", 2*time.Second, "how often the policy and certificate files are checked for changes")
 	f.DurationVar(&timeout, "request-timeout", admission.DefaultRequestTimeout, "time limit for one admission request (keep below the webhook's timeoutSeconds)")
 	f.BoolVar(&logJSON, "log-json", false, "log in JSON instead of text")
+	f.IntVar(&maxVerifications, "max-verifications", admission.DefaultMaxVerifications, "how many models are verified against the registry at once, across requests (cached decisions never wait)")
 	f.BoolVar(&insecureServeHTTP, "insecure-serve-http", false, "serve plain HTTP instead of TLS (only behind a TLS-terminating proxy; the API server calls webhooks over HTTPS)")
 	return cmd
 }

@@ -207,6 +207,14 @@ func (p *Policy) evaluateOne(ctx context.Context, m Model, opts EvalOptions) Mod
 		if v, ok := p.cached(key); ok {
 			return v, nil
 		}
+		release, err := p.verifications.acquire(ctx)
+		if err != nil {
+			p.metrics.cacheLookup("busy")
+			return verdict{outcome: Undecided, reason: fmt.Sprintf(
+				"not verified before the request's deadline: %d other models were being verified, denied (fail closed)",
+				p.verifications.Cap())}, nil
+		}
+		defer release()
 		v := r.verify(ctx, pinned)
 		switch v.outcome {
 		case Admitted:

@@ -39,7 +39,7 @@ func NewMetrics() *Metrics {
 		}, []string{"endpoint"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelverify_admission_cache_requests_total",
-			Help: "Decision cache lookups, by result (hit: a cached admission, negative_hit: a cached denial, miss).",
+			Help: "Decision cache lookups, by result (hit: a cached admission, negative_hit: a cached denial, miss; busy: a miss that got no verification slot before its deadline).",
 		}, []string{"result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelverify_admission_reloads_total",

@@ -71,6 +71,42 @@ type Options struct {
 	// Parallelism bounds how many models of one object are checked at
 	// once; 0 means 4.
 	Parallelism int
+	// Verifications bounds how many models are verified against the
+	// registry at once, across all requests; nil means a limit of
+	// DefaultMaxVerifications of this policy's own. Pass one limit to
+	// every policy a webhook compiles, so that a reload does not raise it.
+	Verifications *VerifyLimit
+}
+
+// DefaultMaxVerifications is how many models a policy verifies at once
+// unless Options.Verifications says otherwise.
+const DefaultMaxVerifications = 16
+
+// VerifyLimit bounds concurrent verifications: a flood of requests that
+// name models not in the caches (distinct unknown digests, say) waits for a
+// slot instead of opening a registry connection each, and a request that
+// does not get one before its deadline is denied as undecided. Cached
+// decisions never wait for it.
+type VerifyLimit struct {
+	slots chan struct{}
+}
+
+// NewVerifyLimit allows n verifications at once (n < 1 means 1).
+func NewVerifyLimit(n int) *VerifyLimit {
+	return &VerifyLimit{slots: make(chan struct{}, max(n, 1))}
+}
+
+// Cap is the number of verifications allowed at once.
+func (l *VerifyLimit) Cap() int { return cap(l.slots) }
+
+// acquire takes a slot, or fails when ctx ends first.
+func (l *VerifyLimit) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Policy is a compiled ModelPolicy. It is safe for concurrent use and meant
@@ -88,6 +124,7 @@ type Policy struct {
 	flight        singleflight.Group
 	metrics       *Metrics
 	parallelism   int
+	verifications *VerifyLimit
 }
 
 type rule struct {
@@ -129,6 +166,10 @@ func Compile(doc *PolicyDocument, opts Options) (*Policy, error) {
 		denials:       newDecisionCache(negSize, negTTL, opts.Now),
 		metrics:       opts.Metrics,
 		parallelism:   opts.Parallelism,
+		verifications: opts.Verifications,
+	}
+	if p.verifications == nil {
+		p.verifications = NewVerifyLimit(DefaultMaxVerifications)
 	}
 	if p.parallelism <= 0 {
 		p.parallelism = 4
