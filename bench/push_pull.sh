@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Push and pull a generated model to a local CNCF distribution registry and
-# compare the throughput with copying the same files with cp, in one run.
+# compare the throughput and peak memory with copying the same files with cp
+# and with oras push/pull (v1.3.6, built once by scripts/oras.sh; ORAS names
+# another binary, NO_ORAS=1 leaves it out), in one run.
 #
 #   bash bench/push_pull.sh [SIZE_MIB]     (default 2048; files of 512 MiB)
 #
@@ -86,6 +88,19 @@ t_layout=$(timed layout "$work/modelverify" push -q "$work/model" "oci-layout://
 (cd "$work/model" && sha256sum $(ls)) >"$work/want.sum"
 (cd "$work/pulled" && sha256sum -c --quiet "$work/want.sum") || { echo "pulled files differ" >&2; exit 1; }
 
+# oras side by side, on the same files and registry: push every file as a
+# layer of one artifact, then pull it.
+oras=${ORAS:-}
+if [ -z "$oras" ] && [ -z "${NO_ORAS:-}" ]; then
+	oras=$("$repo_root/scripts/oras.sh")
+fi
+if [ -n "$oras" ]; then
+	oref="127.0.0.1:$port/bench/oras:v1"
+	t_opush=$(timed opush bash -c "cd '$work/model' && '$oras' push --plain-http --no-tty '$oref' \$(ls)")
+	t_opull=$(timed opull "$oras" pull --plain-http --no-tty -o "$work/opulled" "$oref")
+	(cd "$work/opulled" && sha256sum -c --quiet "$work/want.sum") || { echo "oras pulled files differ" >&2; exit 1; }
+fi
+
 printf 'model: %d bytes in %d files, registry: distribution (%s) on 127.0.0.1, %d CPUs\n' \
 	"$bytes" "$(ls "$work/model" | wc -l)" "$("$registry_bin" --version 2>/dev/null | awk '{print $NF}')" "$(nproc)"
 printf 'cp -r                    %s%s\n' "$(rate "$t_cp")" "$(rss cp)"
@@ -93,4 +108,9 @@ printf 'push (registry)          %s%s\n' "$(rate "$t_push")" "$(rss push)"
 printf 'push again (all present) %s%s\n' "$(rate "$t_repush")" "$(rss repush)"
 printf 'pull (registry)          %s%s\n' "$(rate "$t_pull")" "$(rss pull)"
 printf 'push (oci-layout)        %s%s\n' "$(rate "$t_layout")" "$(rss layout)"
+if [ -n "$oras" ]; then
+	printf 'oras push (registry)     %s%s\n' "$(rate "$t_opush")" "$(rss opush)"
+	printf 'oras pull (registry)     %s%s\n' "$(rate "$t_opull")" "$(rss opull)"
+	echo "oras: $("$oras" version 2>/dev/null | head -1)"
+fi
 echo "pulled files are byte-identical"
