@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// WriteListsMarkdown writes the built-in allow and deny lists, with the
+// writeListsMarkdown writes the built-in allow and deny lists, with the
 // reason for each entry, as the Markdown page docs/scanner-lists.md.
-func WriteListsMarkdown(w io.Writer) error {
+func writeListsMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Scanner allowlist and denylist (version %s)\n\n", ListVersion)
 	b.WriteString("Generated from `pkg/scan/pickle/lists.go` by `go test ./pkg/scan/pickle -run TestListsDoc -update`; do not edit.\n\n")

@@ -1,4 +1,4 @@
-package pickle_test
+package pickle
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/modelverify/modelverify/pkg/scan/pickle"
 )
 
 var update = flag.Bool("update", false, "rewrite generated files")
@@ -15,7 +13,7 @@ var update = flag.Bool("update", false, "rewrite generated files")
 // The documented lists must be the lists the scanner uses.
 func TestListsDocIsUpToDate(t *testing.T) {
 	var b bytes.Buffer
-	if err := pickle.WriteListsMarkdown(&b); err != nil {
+	if err := writeListsMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join("..", "..", "..", "docs", "scanner-lists.md")
