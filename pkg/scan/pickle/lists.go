@@ -364,3 +364,9 @@ func coveringModule(sym string) string {
 	}
 	return ""
 }
+
+// CriticalReason says why importing module.name gives code execution,
+// process, file, network or import access, and "" when it is not known to.
+// Other formats that name Python callables (NeMo's hydra _target_ keys) judge
+// them with the same lists as a pickle's globals.
+func CriticalReason(module, name string) string { return criticalReason(module, name) }
