@@ -46,6 +46,12 @@ func TestNemoAndPaddleFiles(t *testing.T) {
 		{"paddle/benign_layer_p3.pdparams", "pickle", nil},
 		{"paddle/benign_layer_p4.pdparams", "pickle", nil},
 		{"paddle/benign_adam.pdopt", "pickle", nil},
+		// Not a plain state dict: paddle's _pickle_save reductions.
+		{"paddle/benign_nested_eager.pdparams", "pickle", nil},
+		{"paddle/benign_nested_static.pdparams", "pickle", nil},
+		{"paddle/benign_static_tensor_p2.pdparams", "pickle", nil},
+		{"paddle/evil_eval_code.pdparams", "pickle", []string{"critical MV-PICKLE-DANGEROUS-GLOBAL  builtins.eval"}},
+		{"paddle/evil_eval_builtin.pdparams", "pickle", []string{"critical MV-PICKLE-DANGEROUS-GLOBAL  builtins.eval"}},
 		{"paddle/evil_system_p2.pdparams", "pickle", []string{"critical MV-PICKLE-DANGEROUS-GLOBAL  posix.system"}},
 		{"paddle/evil_system_p4.pdparams", "pickle", []string{"critical MV-PICKLE-DANGEROUS-GLOBAL  posix.system"}},
 		{"paddle/evil_scheduler.pdopt", "pickle", []string{"critical MV-PICKLE-DANGEROUS-GLOBAL  posix.system"}},
