@@ -115,6 +115,9 @@ func (w *nemoWalker) walk(n *yaml.Node, at string, depth int) error {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.AliasNode && k.Alias != nil {
+				k = k.Alias // an alias may name a key as well as a value
+			}
 			key := k.Value
 			if at != "" {
 				key = at + "." + k.Value
