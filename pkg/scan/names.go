@@ -16,6 +16,7 @@ var modelExtensions = map[string]bool{
 	".safetensors": true, ".pt": true, ".pth": true, ".bin": true, ".ckpt": true,
 	".pkl": true, ".pickle": true, ".joblib": true, ".npy": true, ".npz": true,
 	".onnx": true, ".gguf": true, ".h5": true, ".hdf5": true, ".keras": true, ".pb": true,
+	".nemo": true, ".pdparams": true, ".pdopt": true, ".mar": true,
 }
 
 // modelExtension returns the model extension of a target path ("" for none).

@@ -98,7 +98,7 @@ var rules = map[string]RuleDoc{
 		"A native executable (ELF, PE, Mach-O, APE/llamafile), a Java class or a script sits where model data should be; a loader or a user may run it.",
 		"Find out why a program ships with the model; do not run it."},
 	RuleRemoteCode: {"", "Model config that makes the loader import Python code",
-		"A config (auto_map, custom_pipelines, diffusers components, sentence-transformers modules, MLflow or TorchServe manifests) names Python code that runs when the model is loaded with remote code enabled.",
+		"A config (auto_map, custom_pipelines, diffusers components, sentence-transformers modules, MLflow or TorchServe manifests, Keras modules that are files of the folder) names Python code that runs when the model is loaded with remote code enabled, or a NeMo model_config.yaml names a target class or a hydra _target_ callable outside NeMo (critical when it runs commands or code), which runs when the model is restored.",
 		"Review the named code file; allow it by path and digest with allowCode in a ScanPolicy once reviewed."},
 	RulePythonCode: {"", "Python code that runs when imported",
 		"A Python file in the model runs when the loader imports it.",

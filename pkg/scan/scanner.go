@@ -122,7 +122,7 @@ func (s *Scanner) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, 
 // scanReaderAt is ScanReaderAt with the directory that holds the content on
 // disk ("" when it has none), which Session.Dir reports.
 func (s *Scanner) scanReaderAt(ctx context.Context, path, dir string, r io.ReaderAt, size int64) Target {
-	st := &targetState{path: path}
+	st := &targetState{path: path, dir: dir}
 	sess := &Session{sc: s, st: st, dir: dir}
 	f, err := s.dispatch(ctx, sess, r, size)
 	t := Target{Path: path, Size: size, Format: "unknown"}

@@ -24,6 +24,7 @@ type Session struct {
 
 type targetState struct {
 	path     string // the target's path as reports show it
+	dir      string // the directory that holds the target on disk, "" for none
 	mu       sync.Mutex
 	findings []Finding
 	format   string
@@ -53,6 +54,17 @@ func (s *Session) Path() string { return joinMember(s.st.path, s.member) }
 // OCI layers. Formats that resolve references to sibling files (ONNX
 // external data) use it; with "" they judge the reference by its text alone.
 func (s *Session) Dir() string { return s.dir }
+
+// TargetDir is the directory that holds the target on disk, for its
+// nested content too (the config.json member of a .keras archive resolves
+// modules against the folder of the archive); "" as for Dir. Formats that
+// use it must decide how deep a reference may sit and still be resolved
+// there.
+func (s *Session) TargetDir() string { return s.st.dir }
+
+// TargetPath is the target's path as reports show it, without the member
+// path (see Path).
+func (s *Session) TargetPath() string { return s.st.path }
 
 // Depth is the nesting depth: 0 for the target itself.
 func (s *Session) Depth() int { return s.depth }

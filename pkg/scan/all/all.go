@@ -56,6 +56,7 @@ func Formats() []scan.Format {
 		compress.LZMA{},
 		archive.PickleZip{},
 		serving.MLmodel{},
+		serving.NemoConfig{},
 		// Legacy GGML only claims what no container format above reads (a
 		// tar, zip or legacy torch file that starts with its magic is one of
 		// those).

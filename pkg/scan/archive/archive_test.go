@@ -364,6 +364,13 @@ func FuzzZip(f *testing.F) {
 
 func FuzzTar(f *testing.F) {
 	seeds(f, "malicious/plain.tar")
+	// NeMo archives: the config is handed to the NeMo format by name.
+	nemo, _ := filepath.Glob("../../../fixtures/formats/nemo/*.nemo")
+	for _, p := range nemo {
+		if b, err := os.ReadFile(p); err == nil && !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(fuzzScan)
 }
 

@@ -10,11 +10,14 @@ import (
 	"strings"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/serving"
 	"github.com/modelverify/modelverify/pkg/scan/torch"
 )
 
 // Tar is a tar archive (POSIX, GNU, PAX or v7), including PyTorch's oldest
-// checkpoint format, a tar of sys_info, pickle, storages and tensors.
+// checkpoint format, a tar of sys_info, pickle, storages and tensors, and
+// NeMo's .nemo files (model_config.yaml, model_weights.ckpt, artifacts),
+// whose config goes to serving.NemoConfig.
 type Tar struct{}
 
 var _ scan.Format = Tar{}
@@ -115,8 +118,12 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 		entries = append(entries, entry{hdr.Name, member, pos, n})
 	}
 	isTorch := isTorchTar(names)
-	if isTorch {
+	isNemo := !isTorch && serving.IsNemo(names)
+	switch {
+	case isTorch:
 		s.SetFormat("pytorch-tar")
+	case isNemo:
+		s.SetFormat("nemo")
 	}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -125,6 +132,13 @@ func (Tar) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size int64)
 		sr := io.NewSectionReader(r, e.pos, e.size)
 		if isTorch && torch.IsTarStream(e.name) {
 			if err := torch.ScanTarStream(ctx, s.Child(e.member), e.name, sr, e.size); err != nil {
+				s.ReportError(e.member, err)
+			}
+			continue
+		}
+		if isNemo && serving.IsNemoConfig(e.name) {
+			// Its first _target_ may lie past the head that dispatch sniffs.
+			if err := (serving.NemoConfig{}).Scan(ctx, s.Child(e.member), sr, e.size); err != nil {
 				s.ReportError(e.member, err)
 			}
 			continue

@@ -17,7 +17,8 @@
 // Files are recognised by content, never by name: any JSON object goes
 // through Config (which then hands it to package keras for Keras configs
 // and chat templates), and a JSON array of module entries through Modules.
-// Sibling files are looked up in the directory that holds the config on disk
+// Sibling files are looked up (package coderef, which package keras shares)
+// in the directory that holds the config on disk
 // (scan.Session.Dir); inside archives and OCI layers the reference is judged
 // by its text alone.
 package hfcode

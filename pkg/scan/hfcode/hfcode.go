@@ -3,18 +3,14 @@ package hfcode
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/coderef"
 	"github.com/modelverify/modelverify/pkg/scan/keras"
 	"github.com/modelverify/modelverify/pkg/scan/serving"
 )
@@ -93,8 +89,8 @@ func (Modules) Scan(ctx context.Context, s *scan.Session, r io.ReaderAt, size in
 		}
 		// sentence-transformers imports "module.Class" from the module's
 		// folder first, then from the folder root, then as an installed package.
-		mod, _ := splitClass(m.Type)
-		refs = append(refs, fileRef(fmt.Sprintf("modules.json[%d].type", i), m.Type, mod, m.Path))
+		mod, _ := coderef.SplitClass(m.Type)
+		refs = append(refs, coderef.Module(fmt.Sprintf("modules.json[%d].type", i), m.Type, mod, m.Path))
 	}
 	report(s, refs)
 	return nil
@@ -111,15 +107,6 @@ func readAll(s *scan.Session, r io.ReaderAt, size int64) ([]byte, error) {
 	return b, nil
 }
 
-// ref is one reference from a config to code.
-type ref struct {
-	key    string   // where in the config, e.g. "auto_map.AutoModel"
-	target string   // what it names, e.g. "modeling_x.XModel"
-	files  []string // candidate files in the folder, in the loader's order
-	remote string   // a hub repository the code comes from ("org/name"), if named
-	bad    string   // why the reference names no file of the folder
-}
-
 // knownLibraries are the packages whose classes diffusers loads from
 // installed code; any other library name in model_index.json is a module
 // of the folder.
@@ -127,6 +114,9 @@ var knownLibraries = map[string]bool{
 	"diffusers": true, "transformers": true, "onnxruntime": true, "onnxruntime.training": true,
 	"flax": true, "optimum": true, "peft": true, "torch": true,
 }
+
+// ref is one reference from a config to code.
+type ref = coderef.Ref
 
 func configRefs(doc map[string]json.RawMessage) []ref {
 	var refs []ref
@@ -167,7 +157,7 @@ func configRefs(doc map[string]json.RawMessage) []ref {
 		var pair []*string
 		if raw, ok := doc["_class_name"]; ok && json.Unmarshal(raw, &pair) == nil && len(pair) == 2 && pair[0] != nil {
 			// A custom pipeline: [module of the folder, class].
-			refs = append(refs, fileRef("_class_name", *pair[0]+"."+deref(pair[1]), *pair[0], ""))
+			refs = append(refs, coderef.Module("_class_name", *pair[0]+"."+deref(pair[1]), *pair[0], ""))
 		}
 		for _, k := range sortedKeys(doc) {
 			if strings.HasPrefix(k, "_") {
@@ -181,7 +171,7 @@ func configRefs(doc map[string]json.RawMessage) []ref {
 			if knownLibraries[lib] || knownLibraries[strings.SplitN(lib, ".", 2)[0]] {
 				continue
 			}
-			refs = append(refs, fileRef(k, lib+"."+deref(comp[1]), lib, k))
+			refs = append(refs, coderef.Module(k, lib+"."+deref(comp[1]), lib, k))
 		}
 	}
 	return refs
@@ -211,125 +201,20 @@ func classRef(key, target, sub string) ref {
 	if i := strings.Index(target, "--"); i >= 0 {
 		remote, spec = target[:i], target[i+2:]
 	}
-	mod, _ := splitClass(spec)
-	r := fileRef(key, target, mod, sub)
-	r.remote = remote
+	mod, _ := coderef.SplitClass(spec)
+	r := coderef.Module(key, target, mod, sub)
+	r.Remote = remote
 	return r
 }
 
-func fileRef(key, target, mod, sub string) ref {
-	r := ref{key: key, target: target}
-	if !validModule(mod) {
-		r.bad = fmt.Sprintf("%q is not a Python module name", mod)
-		return r
-	}
-	r.files = moduleFiles(mod, sub)
-	return r
-}
-
-// splitClass splits "a.b.Class" into "a.b" and "Class".
-func splitClass(s string) (string, string) {
-	i := strings.LastIndexByte(s, '.')
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], s[i+1:]
-}
-
-func validModule(mod string) bool {
-	if mod == "" {
-		return false
-	}
-	for _, part := range strings.Split(mod, ".") {
-		if part == "" {
-			return false
-		}
-		for i, c := range part {
-			if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' || c > 0x7f) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// moduleFiles lists where a module's file may be: in the subfolder first
-// (a diffusers component, a sentence-transformers module path), then at
-// the root.
-func moduleFiles(mod, sub string) []string {
-	if !validModule(mod) {
-		return nil
-	}
-	rel := strings.ReplaceAll(mod, ".", "/") + ".py"
-	var out []string
-	if sub != "" && !strings.Contains(sub, "..") && !path.IsAbs(sub) {
-		out = append(out, path.Join(sub, rel))
-	}
-	return append(out, rel)
-}
+// linker reports the references: transformers, diffusers and
+// sentence-transformers import the code when the model is loaded with
+// remote code enabled, and fetch it from the hub when it is not in the
+// folder.
+var linker = coderef.Linker{Runs: "when the model is loaded with remote code enabled"}
 
 func report(s *scan.Session, refs []ref) {
-	if len(refs) == 0 {
-		return
-	}
-	dir := s.Dir()
-	seen := map[string]bool{}
-	for _, r := range refs {
-		msg, sym := describe(r, dir)
-		if seen[r.key+"\x00"+msg] {
-			continue
-		}
-		seen[r.key+"\x00"+msg] = true
-		sev := scan.SeverityHigh
-		if dir != "" && r.bad == "" && r.remote == "" && allowed(s, dir, sym) {
-			sev = scan.SeverityInfo
-			msg += "; allowed by the policy's allowCode as reviewed"
-		}
-		s.Report(scan.Finding{RuleID: scan.RuleRemoteCode, Severity: sev, Offset: -1, Symbol: sym, Message: msg})
+	if len(refs) > 0 {
+		linker.Report(s, "", s.Dir(), refs)
 	}
 }
-
-// describe says what a reference makes the loader run, and which file.
-func describe(r ref, dir string) (msg, symbol string) {
-	head := fmt.Sprintf("%s names %q: ", r.key, r.target)
-	if r.bad == "" && len(r.files) == 0 {
-		r.bad = "it names no module"
-	}
-	switch {
-	case r.bad != "":
-		return head + r.bad + ", so the loader runs code no scan can see", r.target
-	case r.remote != "":
-		return head + fmt.Sprintf("%s comes from the repository %s, fetched when the model is loaded with remote code enabled; no scan of this folder saw it", r.files[len(r.files)-1], r.remote), r.files[len(r.files)-1]
-	case dir == "":
-		return head + fmt.Sprintf("%s runs when the model is loaded with remote code enabled", strings.Join(r.files, " or ")), r.files[len(r.files)-1]
-	}
-	for _, f := range r.files {
-		if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); err == nil && fi.Mode().IsRegular() {
-			return head + fmt.Sprintf("%s runs when the model is loaded with remote code enabled", f), f
-		}
-	}
-	return head + fmt.Sprintf("%s is not in the folder: the loader fetches or imports it at load time, where no scan saw it", strings.Join(r.files, " or ")), r.files[len(r.files)-1]
-}
-
-// allowed reports whether the policy allows the referenced file (relative to
-// the config's folder) as reviewed code, by its path and digest.
-func allowed(s *scan.Session, dir, rel string) bool {
-	p := s.Policy()
-	if p == nil || len(p.AllowCode) == 0 {
-		return false
-	}
-	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxCodeBytes+1)); err != nil {
-		return false
-	}
-	return p.AllowsCode(path.Join(path.Dir(filepath.ToSlash(s.Path())), rel), "sha256:"+hex.EncodeToString(h.Sum(nil)))
-}
-
-// maxCodeBytes bounds how much of a referenced file is hashed: the Python
-// format does not read larger sources either.
-const maxCodeBytes = 16 << 20

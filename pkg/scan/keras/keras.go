@@ -13,7 +13,9 @@
 // Keras's own packages (keras, keras_hub, keras_cv, keras_nlp, tf_keras) makes
 // the loader import that module: high, critical for modules that run
 // commands or code. A registered_name outside those packages is a custom
-// object: high.
+// object: high. When such a module (or a registered_name's package) is a
+// .py file of the model's folder, package coderef links the config key to
+// that file (MV-REMOTE-CODE, high unless allowCode lists the file).
 //
 // The format also handles any other JSON object it is given: Hugging Face
 // tokenizer_config.json and chat_template.json carry Jinja chat templates
@@ -32,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/coderef"
 	"github.com/modelverify/modelverify/pkg/scan/jinja"
 )
 
@@ -133,16 +136,39 @@ type analyzer struct {
 	member string
 	stack  []*frame
 	root   *frame
+	// refs are the modules named outside Keras, to be linked to the .py
+	// files of the model's folder.
+	refs []coderef.Ref
 }
 
 // AnalyzeConfig reads one JSON document from r and reports Keras objects
 // that run code or import modules, and chat templates, as findings on s
 // under member. It streams: memory is bounded by the nesting depth and the
 // longest string.
+//
+// A module (or the package of a registered_name) outside Keras whose file
+// is in the folder of the scan's target (custom_layers.py for
+// "custom_layers", a/b.py for "a.b") is linked to it: an MV-REMOTE-CODE
+// finding names the config key and the file, which the Python format
+// judges when the folder is scanned. Configs nested deeper than a member
+// of the target (a .keras inside another archive) are not linked.
 func AnalyzeConfig(ctx context.Context, s *scan.Session, member string, r io.Reader) (Result, error) {
+	a := &analyzer{s: s, member: member}
+	res, err := a.run(ctx, r)
+	if len(a.refs) > 0 && s.Depth() <= 1 {
+		folderCode.Report(s, member, s.TargetDir(), a.refs)
+	}
+	return res, err
+}
+
+// folderCode links modules to the folder's files only: a module that is not
+// there is an installed package, reported by MV-KERAS-MODULE already.
+var folderCode = coderef.Linker{Runs: "when Keras imports it to load the model with this folder on sys.path (a script run from the folder, python in it)", PresentOnly: true}
+
+func (a *analyzer) run(ctx context.Context, r io.Reader) (Result, error) {
+	s := a.s
 	dec := json.NewDecoder(bufio.NewReader(r))
 	dec.UseNumber()
-	a := &analyzer{s: s, member: member}
 	max := s.Limits().MaxNesting
 	n := 0
 	for {
@@ -282,6 +308,39 @@ func (a *analyzer) template(where, src string, off int64) {
 	jinja.Report(a.s, a.member, off, where, src)
 }
 
+// path is the key path of the object being closed, from the frames above
+// it: "config.layers[1]".
+func (a *analyzer) path() string {
+	var b strings.Builder
+	for _, f := range a.stack {
+		if f.obj {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.key)
+		} else {
+			fmt.Fprintf(&b, "[%d]", f.index-1)
+		}
+	}
+	return b.String()
+}
+
+// link records that the object at the current path names module mod under
+// key, for AnalyzeConfig to resolve against the folder.
+func (a *analyzer) link(key, target, mod string) {
+	if !coderef.ValidModule(mod) || len(a.refs) >= maxRefs {
+		return
+	}
+	if p := a.path(); p != "" {
+		key = p + "." + key
+	}
+	a.refs = append(a.refs, coderef.Module(key, target, mod, ""))
+}
+
+// maxRefs bounds the modules kept for linking: a config that names more is
+// reported module by module by MV-KERAS-MODULE anyway.
+const maxRefs = 1000
+
 // absorb passes a closed child's facts to its parent.
 func (a *analyzer) absorb(parent, child *frame, sum summary) {
 	if !parent.obj {
@@ -341,6 +400,7 @@ func (a *analyzer) close(f *frame) summary {
 			a.report(sev, scan.RuleKerasLambda, "Lambda",
 				fmt.Sprintf("Keras Lambda layer calling a Python function by name from module %q", c.module))
 			sum.reported = true
+			a.link("config.module", c.module, c.module)
 		}
 	}
 	if f.className == "TFSMLayer" {
@@ -371,11 +431,14 @@ func (a *analyzer) close(f *frame) summary {
 			}
 			a.report(sev, scan.RuleKerasModule, sym,
 				fmt.Sprintf("Keras config names module %q (class %q): loading imports it", f.module, f.className))
+			a.link("module", f.module, f.module)
 		}
 	}
 	if pkg, _, ok := strings.Cut(f.registeredName, ">"); ok && f.className != "" && !kerasPackages[pkg] {
 		a.report(scan.SeverityHigh, scan.RuleKerasModule, f.registeredName,
 			fmt.Sprintf("Keras config names custom registered object %q: loading runs the application's code for it", f.registeredName))
+		// register_keras_serializable's package is often the module's name.
+		a.link("registered_name", f.registeredName, pkg)
 	}
 	return sum
 }

@@ -54,7 +54,7 @@ func (m *vm) global(module, name string, off int64, op string) (val, error) {
 	case gDenied:
 		m.report(scan.RulePolicyDenied, scan.SeverityCritical, off, op, sym, fmt.Sprintf("imports %s, which the scan policy denies", sym))
 		g.finding = len(m.pending)
-	case gLoader, gGetattr, gPartial:
+	case gLoader, gGetattr, gPartial, gEval:
 		m.loaders = append(m.loaders, g)
 	}
 	return v, nil
@@ -114,6 +114,19 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 			g.escaped = true
 		}
 		return val{k: kObj, p: &obj{g: g}}
+	case g.verdict == gEval:
+		// PaddlePaddle's paddle.save pickles a static-graph LoDTensor as
+		// eval("data", {"data": array}): a name that the globals it is
+		// given hold evaluates to that value and runs nothing. Any other
+		// text is code, and a name the globals lack comes from builtins.
+		name, globals := arg(0), arg(1)
+		text, ok := m.text(name)
+		if len(items) == 2 && op == "REDUCE" && name.k == kStr && ok && asciiIdentifier(text) && globals.k == kDict && m.holdsKey(globals, text) {
+			g.judged = true
+		} else {
+			g.escaped = true
+		}
+		return val{k: kUnknown}
 	case sym == "copyreg.add_extension":
 		// Registers (module, name) under a code that EXT opcodes later fetch.
 		mod, nm, code := arg(0), arg(1), arg(2)
@@ -148,6 +161,32 @@ func (m *vm) call(fn, args val, off int64, op string) val {
 	return val{k: kObj, p: &obj{g: g}}
 }
 
+// asciiIdentifier reports whether s is an ASCII Python identifier, which
+// eval reads as a name (non-ASCII names are NFKC-normalised first, so
+// another spelling could name another key).
+func asciiIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsKey reports whether the dict d is known to hold the string key k.
+func (m *vm) holdsKey(d val, k string) bool {
+	items := m.itemsOf(d)
+	for i := 0; i+1 < len(items); i += 2 {
+		if t, ok := m.text(items[i]); ok && items[i].k == kStr && t == k {
+			return true
+		}
+	}
+	return false
+}
+
 // maxShownArg caps how much of one literal argument a message quotes.
 const maxShownArg = 200
 
@@ -155,7 +194,7 @@ const maxShownArg = 200
 // runs, when the stream has the arguments as literals: "called as
 // posix.system('echo pwned')".
 func (m *vm) describeCall(g *global, items []val) {
-	if g.called || g.finding > len(m.pending) || g.finding == 0 && g.verdict != gGetattr {
+	if g.called || g.finding > len(m.pending) || g.finding == 0 && g.verdict != gGetattr && g.verdict != gEval {
 		return
 	}
 	g.called = true

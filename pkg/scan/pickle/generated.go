@@ -72,7 +72,7 @@ func listsHash() string {
 	}
 	fmt.Fprintf(h, "ufuncs\x00%s\n", strings.Join(numpyUfuncs, ","))
 	fmt.Fprintf(h, "modules\x00%s\n", strings.Join(criticalModules, ","))
-	for _, set := range []map[string]bool{criticalNames, nestedLoaders, dangerousAttrs, plainLoaders} {
+	for _, set := range []map[string]bool{criticalNames, nestedLoaders, dangerousAttrs, plainLoaders, lookupEvals} {
 		keys := make([]string, 0, len(set))
 		for k := range set {
 			keys = append(keys, k)

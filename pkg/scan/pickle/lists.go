@@ -233,6 +233,12 @@ var criticalNames = func() map[string]bool {
 	return m
 }()
 
+// lookupEvals are evaluators that are clean only when called as a lookup of
+// a name that the globals they are given hold: paddle.save pickles a
+// static-graph LoDTensor as eval("data", {"data": array}). Any other use is
+// critical, as for the other critical names.
+var lookupEvals = map[string]bool{"builtins.eval": true, "__builtin__.eval": true}
+
 // nestedLoaders deserialise their argument. A call with a literal byte
 // string is judged by what the string holds; any other use is critical.
 // Loaders that take a file or a path (torch.load, joblib.load, numpy.load,
@@ -293,6 +299,7 @@ const (
 	gLoader                      // a nested loader: judged by its argument
 	gGetattr                     // builtins.getattr: judged by its arguments (a bound method of an allowed instance)
 	gPartial                     // functools.partial: judged by its argument (an allowed global)
+	gEval                        // builtins.eval: judged by its arguments (a name looked up in the globals given)
 )
 
 // classify judges the global module.name, name possibly a dotted attribute
@@ -310,6 +317,9 @@ func classify(module, name string, policy *scan.Policy) (verdictKind, string) {
 	}
 	if sym == "functools.partial" {
 		return gPartial, "wraps a callable"
+	}
+	if lookupEvals[sym] {
+		return gEval, "evaluates its argument"
 	}
 	if why := criticalReason(module, name); why != "" {
 		return gCritical, why
@@ -372,3 +382,9 @@ func coveringModule(sym string) string {
 	}
 	return ""
 }
+
+// CriticalReason says why importing module.name gives code execution,
+// process, file, network or import access, and "" when it is not known to.
+// Other formats that name Python callables (NeMo's hydra _target_ keys) judge
+// them with the same lists as a pickle's globals.
+func CriticalReason(module, name string) string { return criticalReason(module, name) }

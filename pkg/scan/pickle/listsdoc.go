@@ -44,6 +44,8 @@ func writeListsMarkdown(w io.Writer) error {
 	b.WriteString(codeList(mods) + "\n")
 	b.WriteString("\n## Critical names\n\nSingle globals that are critical in modules that are not critical as a whole (builtins that evaluate, import, reach attributes or open files; loaders and savers of data libraries; process helpers):\n\n")
 	b.WriteString(codeList(sortedKeys(criticalNames)) + "\n")
+	b.WriteString("\n## Evaluators judged by their arguments\n\nCritical names that are clean only when called as `eval(\"name\", {\"name\": value, ...})`: an ASCII identifier that the globals\ndict given in the same call holds, which evaluates to that value and runs nothing (how `paddle.save` pickles a static-graph\nLoDTensor). Code, a name the globals lack (it would come from builtins), locals, or any other use is critical.\n\n")
+	b.WriteString(codeList(sortedKeys(lookupEvals)) + "\n")
 	b.WriteString("\n## Nested loaders\n\nThese deserialise their argument. A call whose argument is a literal in the stream is judged by what the literal holds,\nscanned through the same dispatcher (a `torch.save` archive, another pickle); any other use is critical. The plain-pickle\nloaders among them (`pickle.loads` and kin) are reported as high even on clean content: no library's own serialisation emits\nthem, and they escape a restricted unpickler such as `torch.load(weights_only=True)`.\n\n")
 	b.WriteString(codeList(sortedKeys(nestedLoaders)) + "\n")
 	b.WriteString("\n## Attribute chains\n\nA dotted name is an attribute chain (`shutil` + `os.system` reaches `os.system`). A chain is critical when any link is a dunder\n(`__globals__`, `__builtins__`, ...), names a critical module, or is one of: ")

@@ -245,7 +245,7 @@ func (m *vm) popMark() ([]val, error) {
 // into records that v was placed inside a container, an argument list or an
 // object's state: a nested loader used that way escapes analysis.
 func into(v val) {
-	if v.k == kGlobal && (v.p.g.verdict == gLoader || v.p.g.verdict == gGetattr || v.p.g.verdict == gPartial) {
+	if v.k == kGlobal && (v.p.g.verdict == gLoader || v.p.g.verdict == gGetattr || v.p.g.verdict == gPartial || v.p.g.verdict == gEval) {
 		v.p.g.escaped = true
 	}
 }
@@ -374,6 +374,12 @@ func (m *vm) flushLoaders() {
 			if g.escaped || !g.judged {
 				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
 					"imports "+g.symbol()+": in module functools, which gives code execution; not used to wrap an allowed global")
+			}
+			continue
+		case gEval:
+			if g.escaped || !g.judged {
+				m.report(scan.RuleDangerousGlobal, scan.SeverityCritical, g.off, g.op, g.symbol(),
+					"imports "+g.symbol()+": a known code-execution primitive, not used to look up a name that the globals it is given hold"+g.callText)
 			}
 			continue
 		}

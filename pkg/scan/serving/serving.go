@@ -6,9 +6,12 @@
 // where they are found: the .mar's members by the zip container, an MLflow
 // folder's python_model.pkl as a pickle and its code/*.py as Python.
 //
-// NeMo .nemo files are tar archives (config, weights, pickles) and
-// PaddlePaddle .pdparams/.pdopt files are pickles: the tar and pickle
-// formats recognise them by content, with no manifest to read.
+// NeMo .nemo files are tar archives (model_config.yaml, the torch.save
+// weights, artifacts) that the tar format opens; it hands their config to
+// NemoConfig, whose "target" and hydra "_target_" keys name the classes and
+// callables that restoring the model imports and calls. PaddlePaddle
+// .pdparams/.pdopt files are pickles of numpy state dicts, judged by the
+// pickle format with no manifest to read.
 package serving
 
 import (

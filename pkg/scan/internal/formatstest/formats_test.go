@@ -1,5 +1,5 @@
-// Package formatstest runs the committed GGUF, ONNX, Keras, HDF5, JSON and
-// TensorFlow fixtures through the default format list, so that the
+// Package formatstest runs the committed GGUF, ONNX, Keras, HDF5, JSON, NeMo,
+// PaddlePaddle and TensorFlow fixtures through the default format list, so that the
 // dispatcher's order (every format before the loose pickle match, none
 // claiming another's files) is tested as users run it.
 package formatstest
@@ -42,6 +42,8 @@ var formatOf = map[string][]string{
 	"pytables": {"hdf5"},
 	"hdf5":     {"hdf5"},
 	"json":     {"json"},
+	"nemo":     {"nemo", "gzip"},
+	"paddle":   {"pickle"},
 }
 
 func TestFixturesThroughDefaultFormats(t *testing.T) {
