@@ -32,6 +32,8 @@ var allowed = []struct {
 	// A PKCS#11 token's key is a crypto.Signer; the package knows nothing
 	// of signing formats.
 	{"pkg/sign/pkcs11", nil},
+	// So is a key in a cloud KMS or Vault (sigstore's KMS clients).
+	{"pkg/sign/kms", nil},
 	// OCI storage knows neither signing nor scanning.
 	{"pkg/manifest", []string{"internal/version"}},
 	// The scanner: formats import the core and the formats they nest;
