@@ -24,7 +24,7 @@ var allowed = []struct {
 	{"tools/image/...", []string{"tools/image", "pkg/manifest", "pkg/sign", "internal/version"}},
 	// Admission: the policy core knows nothing of registries or
 	// signatures; its OCI adapter brings them.
-	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/scan/attest"}},
+	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/sign/kms", "pkg/scan/attest"}},
 	{"pkg/admission", []string{"pkg/scan", "pkg/scan/attest"}},
 	// Signing knows OCI storage but no scanner: attestations are statements
 	// of any predicate type.

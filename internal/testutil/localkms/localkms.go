@@ -192,3 +192,12 @@ func (s *Server) CreateKey(t testing.TB, name string, spec types.KeySpec) Key {
 	}
 	return k
 }
+
+// PointAlias makes alias (alias/NAME) name the key with id keyID, as an
+// operator rotating a release key does.
+func (s *Server) PointAlias(t testing.TB, alias, keyID string) {
+	t.Helper()
+	if _, err := s.client.UpdateAlias(context.Background(), &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(keyID)}); err != nil {
+		t.Fatalf("update alias: %v", err)
+	}
+}
