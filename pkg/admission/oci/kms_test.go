@@ -1,12 +1,20 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/localkms"
@@ -94,5 +102,85 @@ func TestKMSKeyAuthorityErrors(t *testing.T) {
 				t.Errorf("got %v, want ErrPolicy naming the authority and %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The webhook fetches a KMS key's public key when it starts and again when
+// the policy reloads: a policy rewritten to name another key takes effect,
+// and one whose key cannot be fetched is refused while the previous policy
+// stays in force.
+func TestKMSKeyWebhookReload(t *testing.T) {
+	srv := localkms.Start(t)
+	release := srv.CreateKey(t, "release", types.KeySpecEccNistP256)
+	next := srv.CreateKey(t, "next", types.KeySpecEccNistP256)
+	host := registry.NewInProcess(t, true)
+	byRelease, byNext := kmsSigner(t, release.IDURI), kmsSigner(t, next.IDURI)
+	old := kube.Publish(t, host, "models/old", "v1", kube.Model{Files: map[string][]byte{"m.pkl": kube.BenignPickle, "a": []byte("a")}, SignedBy: byRelease, ScanBy: byRelease})
+	fresh := kube.Publish(t, host, "models/new", "v1", kube.Model{Files: map[string][]byte{"m.pkl": kube.BenignPickle, "b": []byte("b")}, SignedBy: byNext, ScanBy: byNext})
+	dir := t.TempDir()
+	policyFile := writePolicy(t, dir, kmsPolicy(host, release.AliasURI))
+	ca := kube.NewCA(t)
+	cert, key := ca.ServingFiles(t, dir, "w")
+	wh := startWebhook(t, policyFile, cert, key)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}, Timeout: 10 * time.Second}
+
+	allowed := func(image string) bool {
+		t.Helper()
+		pod, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p"},
+			"spec": map[string]any{"containers": []map[string]string{{"name": "m", "image": image}}}})
+		body, _ := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+				Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: pod}},
+		})
+		resp, err := client.Post("https://"+wh.addr+"/validate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var rev admissionv1.AdmissionReview
+		if err := json.Unmarshal(raw, &rev); err != nil || rev.Response == nil {
+			t.Fatalf("bad response: %s", raw)
+		}
+		return rev.Response.Allowed
+	}
+	metric := func(line string) bool {
+		t.Helper()
+		resp, err := client.Get("https://" + wh.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(raw), line)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	oldImage, freshImage := host+"/models/old@"+old, host+"/models/new@"+fresh
+	if !allowed(oldImage) || allowed(freshImage) {
+		t.Fatal("at start: want the model signed by alias/release admitted and the other denied")
+	}
+
+	copyFile(t, writePolicy(t, t.TempDir(), kmsPolicy(host, next.AliasURI)), policyFile)
+	waitFor("the model signed by the old key is denied", func() bool { return !allowed(oldImage) })
+	if !allowed(freshImage) {
+		t.Error("after the reload, the model signed by alias/next is denied")
+	}
+
+	copyFile(t, writePolicy(t, t.TempDir(), kmsPolicy(host, "awskms:///alias/missing")), policyFile)
+	waitFor("the failed reload is counted", func() bool {
+		return metric(`modelverify_admission_reloads_total{result="error",what="policy"} 1`)
+	})
+	if !allowed(freshImage) || allowed(oldImage) {
+		t.Error("after a failed reload, the previous policy is not the one in force")
 	}
 }
