@@ -15,7 +15,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/modelverify ./cmd/modelverify
 
 # Unit and integration tests. Integration tests start their own servers
-# (Debian's docker-registry, etcd and a kube-apiserver built by `make tools`);
+# (Debian's docker-registry, etcd and a kube-apiserver built by `make tools`;
+# local-kms built by scripts/local-kms.sh);
 # with MODELVERIFY_INTEGRATION=require a missing server fails instead of skipping.
 # The output is the failing tests' logs, a line per package and, at the end,
 # every skipped test with its reason (internal/testsummary).

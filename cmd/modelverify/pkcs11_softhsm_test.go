@@ -14,7 +14,7 @@ import (
 )
 
 // sign --key pkcs11:... signs with the token's key, and verify --key with
-// its public key accepts the model.
+// its public key, or with the same URI, accepts the model.
 func TestSignWithAPKCS11Token(t *testing.T) {
 	uri := softhsm.Token(t)
 	key, closeToken, err := pkcs11.Open(uri)
@@ -37,6 +37,10 @@ func TestSignWithAPKCS11Token(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, "verify", "--key", pub, model); code != 0 {
 		t.Errorf("verify: exit %d %s", code, errOut)
+	}
+	// verify reads the public key from the token itself.
+	if _, errOut, code := runCLI(t, "verify", "--key", uri, model); code != 0 {
+		t.Errorf("verify --key %s: exit %d %s", uri, code, errOut)
 	}
 	os.WriteFile(filepath.Join(model, "model.safetensors"), []byte("tampered"), 0o644)
 	if _, _, code := runCLI(t, "verify", "--key", pub, model); code != 1 {

@@ -16,6 +16,10 @@ func TestPKCS11KeyInTheDefaultBuild(t *testing.T) {
 	if code != 3 || !strings.Contains(errOut, "-tags pkcs11") {
 		t.Errorf("exit %d %q", code, errOut)
 	}
+	_, errOut, code = runCLI(t, "verify", "--key", "pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1", dir)
+	if code != 3 || !strings.Contains(errOut, "-tags pkcs11") {
+		t.Errorf("verify: exit %d %q", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "sign", "--key", "pkcs11:object=k", dir); code != 3 || !strings.Contains(errOut, "module-path") {
 		t.Errorf("broken URI: exit %d %q", code, errOut)
 	}

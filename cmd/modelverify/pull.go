@@ -59,7 +59,7 @@ writes nothing.`,
 			}
 			opts := manifest.PullOptions{Concurrency: xfer.concurrency, ImagePath: imagePath}
 			if verify {
-				v, err := vo.newVerifier()
+				v, err := vo.newVerifier(ctx)
 				if err != nil {
 					return err
 				}

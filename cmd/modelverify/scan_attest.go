@@ -46,7 +46,7 @@ func (o *attestOptions) attest(ctx context.Context, cmd *cobra.Command, targets 
 	if len(targets) != 1 {
 		return usageErrorf("--attest takes exactly one TARGET (the model)")
 	}
-	s, err := o.signer.newSigner()
+	s, err := o.signer.newSigner(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/pkg/sign/kms"
 	"github.com/modelverify/modelverify/pkg/sign/pkcs11"
 )
 
@@ -36,7 +39,7 @@ type signerOptions struct {
 
 func (o *signerOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM, or cosign's encrypted key file; password in $"+passwordEnv+", or $"+cosignPasswordEnv+" for cosign's files), or a key in a PKCS#11 token (pkcs11:token=...;object=...?module-path=...&pin-value=..., in builds with -tags pkcs11)")
+	f.StringVar(&o.key, "key", "", "sign with this ECDSA private key (PEM, or cosign's encrypted key file; password in $"+passwordEnv+", or $"+cosignPasswordEnv+" for cosign's files), a key in a KMS (awskms:///alias/NAME, gcpkms://projects/..., azurekms://VAULT.vault.azure.net/KEY, hashivault://KEY), or a key in a PKCS#11 token (pkcs11:token=...;object=...?module-path=...&pin-value=..., in builds with -tags pkcs11)")
 	f.StringVar(&o.certificate, "certificate", "", "signing certificate of --key (certificate mode)")
 	f.StringSliceVar(&o.chain, "certificate-chain", nil, "intermediate certificates of --certificate (PEM, repeatable)")
 	f.StringVar(&o.fulcioURL, "fulcio-url", "", "keyless: Fulcio URL")
@@ -52,8 +55,8 @@ func (o *signerOptions) Enabled() bool {
 }
 
 // newSigner builds the signer the flags describe. Flag misuse is a usage
-// error (exit 3).
-func (o *signerOptions) newSigner() (*sign.Signer, error) {
+// error (exit 3). A KMS signer calls the service with ctx.
+func (o *signerOptions) newSigner(ctx context.Context) (*sign.Signer, error) {
 	keyless := o.fulcioURL != "" || o.rekorURL != "" || o.tsaURL != "" || o.identityToken != ""
 	switch {
 	case o.key != "" && keyless:
@@ -78,7 +81,26 @@ func (o *signerOptions) newSigner() (*sign.Signer, error) {
 			return nil, withCode(exitFailed, err)
 		}
 		return sign.NewCryptoSigner(key)
+	case kms.IsURI(o.key):
+		if o.certificate != "" {
+			return nil, usageErrorf("--certificate with a KMS key is not supported")
+		}
+		if err := kms.Validate(o.key); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		key, err := kms.Open(ctx, o.key)
+		if err != nil {
+			return nil, withCode(exitFailed, err)
+		}
+		s, err := sign.NewCryptoSigner(key)
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("%s: %w", o.key, err))
+		}
+		return s, nil
 	case o.key != "":
+		if err := unknownKeyURI(o.key); err != nil {
+			return nil, err
+		}
 		data, err := os.ReadFile(o.key)
 		if err != nil {
 			return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
@@ -129,6 +151,23 @@ func (o *signerOptions) newSigner() (*sign.Signer, error) {
 		return sign.NewKeylessSigner(ko)
 	}
 	return nil, usageErrorf("choose a trust mode: --key, --key with --certificate, or --fulcio-url/--rekor-url")
+}
+
+// uriScheme is an RFC 3986 scheme.
+var uriScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// unknownKeyURI is a usage error for a --key that looks like a key URI of
+// a scheme modelverify does not serve (a misspelt awskms://, or a KMS
+// only cosign's plugins reach) and is not a file; nil otherwise.
+func unknownKeyURI(key string) error {
+	scheme, _, ok := strings.Cut(key, "://")
+	if !ok || !uriScheme.MatchString(scheme) {
+		return nil
+	}
+	if _, err := os.Stat(key); err == nil {
+		return nil
+	}
+	return usageErrorf("--key %q: unknown key URI scheme %s:// (want a file, pkcs11:, or one of %s)", key, scheme, strings.Join(kms.Schemes(), ", "))
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
@@ -200,13 +239,15 @@ the resources are the layers' digests (nothing is downloaded) and the bundle is
 pushed as a referrer of the model manifest.
 
 Trust modes: --key FILE; --key FILE --certificate CERT [--certificate-chain CHAIN];
-keyless with --fulcio-url, --rekor-url [--tsa-url] and --identity-token.`,
+--key with a key held elsewhere (awskms://, gcpkms://, azurekms://, hashivault://,
+pkcs11:), which never leaves it; keyless with --fulcio-url, --rekor-url [--tsa-url]
+and --identity-token.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return usageErrorf("--format must be text or json")
 			}
-			s, err := so.newSigner()
+			s, err := so.newSigner(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,8 @@ import (
 	"github.com/modelverify/modelverify/pkg/scan"
 	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/pkg/sign/kms"
+	"github.com/modelverify/modelverify/pkg/sign/pkcs11"
 )
 
 func init() { subcommands = append(subcommands, newVerifyCmd) }
@@ -37,7 +40,7 @@ type verifierOptions struct {
 
 func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringSliceVar(&o.key, "key", nil, "accept signatures by this ECDSA public key (PEM, repeatable)")
+	f.StringSliceVar(&o.key, "key", nil, "accept signatures by this ECDSA public key (PEM, repeatable), or by a key in a KMS (awskms://..., gcpkms://..., azurekms://..., hashivault://...) or a PKCS#11 token (pkcs11:..., in builds with -tags pkcs11), whose public key is fetched")
 	f.StringSliceVar(&o.certificateChain, "certificate-chain", nil, "accept certificates that chain to these root certificates (PEM, repeatable)")
 	f.StringVar(&o.identity, "certificate-identity", "", "the signer's identity: keyless, an email or URI in the certificate; with --certificate-chain, also a DNS name or the subject's common name")
 	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "a regular expression for the signer's identity")
@@ -48,21 +51,64 @@ func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "keyless: Sigstore trusted root JSON (never fetched implicitly)")
 }
 
+// readPublicKey reads a --key of verify: a PEM file, or the public half of
+// a key in a KMS or a PKCS#11 token. A malformed URI or a bad file is a
+// usage error (exit 3); a service that cannot be reached is exit 2.
+func readPublicKey(ctx context.Context, key string) (*ecdsa.PublicKey, error) {
+	switch {
+	case kms.IsURI(key):
+		if err := kms.Validate(key); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		pub, err := kms.PublicKey(ctx, key)
+		if err != nil {
+			return nil, withCode(exitFailed, err)
+		}
+		return pub, nil
+	case pkcs11.IsURI(key):
+		if _, err := pkcs11.ParseURI(key); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		priv, closeToken, err := pkcs11.Open(key)
+		if errors.Is(err, pkcs11.ErrNotBuilt) {
+			return nil, withCode(exitUsage, err)
+		}
+		if err != nil {
+			return nil, withCode(exitFailed, err)
+		}
+		defer closeToken()
+		pub, ok := priv.Public().(*ecdsa.PublicKey)
+		if !ok {
+			return nil, usageErrorf("%s: a %T key; only ECDSA keys sign models", key, priv.Public())
+		}
+		return pub, nil
+	}
+	if err := unknownKeyURI(key); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(key)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
+	}
+	pub, err := sign.ParsePublicKeyPEM(data)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", key, err))
+	}
+	return pub, nil
+}
+
 func loadTrustedRoot(path string) (*root.TrustedRoot, error) {
 	return readConfigFile(path, "trusted root", sign.LoadTrustedRoot)
 }
 
-// newVerifier compiles the authorities the flags name.
-func (o *verifierOptions) newVerifier() (*sign.Verifier, error) {
+// newVerifier compiles the authorities the flags name. The public keys of
+// KMS and PKCS#11 keys are fetched with ctx.
+func (o *verifierOptions) newVerifier(ctx context.Context) (*sign.Verifier, error) {
 	var auths []sign.Authority
 	for _, p := range o.key {
-		data, err := os.ReadFile(p)
+		pub, err := readPublicKey(ctx, p)
 		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
-		}
-		pub, err := sign.ParsePublicKeyPEM(data)
-		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("%s: %w", p, err))
+			return nil, err
 		}
 		a, err := sign.KeyAuthority(pub)
 		if err != nil {
@@ -195,6 +241,7 @@ artifact every signature referrer is verified and one that passes is enough.
 
 Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 		Example: `  modelverify verify --key signer.pub ./model
+  modelverify verify --key awskms:///alias/model-signing oci://registry.example/models/bert:1
   modelverify verify --certificate-chain ca.pem ./model
   modelverify verify --certificate-chain ca.pem --certificate-identity ml-release@example.com \
       --certificate-issuer "CN=Model Signing CA,O=Example" ./model
@@ -214,7 +261,7 @@ Exit codes: 0 verified, 1 verification failed, 2 could not decide, 3 usage.`,
 				}
 				failOn = s
 			}
-			v, err := vo.newVerifier()
+			v, err := vo.newVerifier(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -109,7 +109,7 @@ type RuleSpec struct {
 // Certificate is set.
 type AuthoritySpec struct {
 	Name        string           `yaml:"name"`
-	Key         *Source          `yaml:"key"`
+	Key         *KeySource       `yaml:"key"`
 	Keyless     *KeylessSpec     `yaml:"keyless"`
 	Certificate *CertificateSpec `yaml:"certificate"`
 }
@@ -119,6 +119,17 @@ type AuthoritySpec struct {
 type Source struct {
 	Path string `yaml:"path"`
 	Data string `yaml:"data"`
+}
+
+// KeySource is a public key: PEM inline (Data) or in a file (Path), or the
+// public half of a key held in a KMS (KMS, a key URI such as
+// awskms:///alias/NAME, gcpkms://..., azurekms://... or hashivault://...).
+// A KMS key's public key is fetched when the policy is compiled: at start
+// and at every reload, which a change to the policy file or to a file it
+// names triggers. Exactly one of the three is set.
+type KeySource struct {
+	Source `yaml:",inline"`
+	KMS    string `yaml:"kms"`
 }
 
 // KeylessSpec trusts Fulcio certificates for the listed identities, with
@@ -363,8 +374,14 @@ func (a AuthoritySpec) validate() error {
 	}
 	switch {
 	case a.Key != nil:
-		if (a.Key.Path == "") == (a.Key.Data == "") {
-			return errors.New("key: set exactly one of path, data")
+		n := 0
+		for _, v := range []string{a.Key.Path, a.Key.Data, a.Key.KMS} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			return errors.New("key: set exactly one of path, data, kms")
 		}
 	case a.Keyless != nil:
 		if a.Keyless.TrustedRoot == "" {

@@ -43,6 +43,26 @@ func TestParsePolicyResolvesRelativePaths(t *testing.T) {
 	}
 }
 
+// A key may be named by a KMS URI; it is no file to watch, and the policy
+// core passes it to the authority compiler untouched.
+func TestParsePolicyKMSKey(t *testing.T) {
+	text := strings.Replace(testPolicy("enforce", ""), `{data: "unused"}`, `{kms: "awskms:///alias/release"}`, 1)
+	doc, err := ParsePolicy(strings.NewReader(text), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := doc.Spec.Rules[2].Authorities[0].Key
+	if k.KMS != "awskms:///alias/release" || k.Path != "" || k.Data != "" {
+		t.Errorf("key %+v", k)
+	}
+	if err := doc.validate(); err != nil {
+		t.Error(err)
+	}
+	if files := doc.Files(); len(files) != 0 {
+		t.Errorf("files to watch: %q", files)
+	}
+}
+
 func TestPolicyErrors(t *testing.T) {
 	base := testPolicy("enforce", "")
 	tests := []struct {
@@ -54,6 +74,9 @@ func TestPolicyErrors(t *testing.T) {
 		{"an unknown noMatch is refused", strings.Replace(base, "noMatch: deny", "noMatch: maybe", 1), "noMatch"},
 		{"a verify rule without authorities is refused", strings.Replace(base, "      authorities:\n        - {name: release, key: {data: \"unused\"}}\n        - {name: ci, key: {data: \"unused\"}}\n", "", 1), "at least one authority"},
 		{"an authority with two kinds of trust is refused", strings.Replace(base, `{name: ci, key: {data: "unused"}}`, `{name: ci, key: {data: "x"}, keyless: {trustedRoot: r.json, identities: [{issuer: i, subject: s}]}}`, 1), "exactly one of key"},
+		{"a key with a path and a KMS URI is refused", strings.Replace(base, `{name: ci, key: {data: "unused"}}`, `{name: ci, key: {path: k.pub, kms: "awskms:///alias/ci"}}`, 1), "key: set exactly one of path, data, kms"},
+		{"a key with nothing is refused", strings.Replace(base, `{name: ci, key: {data: "unused"}}`, `{name: ci, key: {}}`, 1), "key: set exactly one of path, data, kms"},
+		{"certificate roots from a KMS are refused", strings.Replace(base, `{name: ci, key: {data: "unused"}}`, `{name: ci, certificate: {roots: {kms: "awskms:///alias/ci"}}}`, 1), "kms"},
 		{"duplicate authorities are refused", strings.Replace(base, "name: ci,", "name: release,", 1), "duplicate authority"},
 		{"a bad severity is refused", strings.Replace(base, "maxSeverity: medium", "maxSeverity: severe", 1), "maxSeverity"},
 		{"a keyless identity needs an issuer", strings.Replace(base, `{name: ci, key: {data: "unused"}}`, `{name: ci, keyless: {trustedRoot: r.json, identities: [{subject: s}]}}`, 1), "issuer"},

@@ -24,7 +24,7 @@ var allowed = []struct {
 	{"tools/image/...", []string{"tools/image", "pkg/manifest", "pkg/sign", "internal/version"}},
 	// Admission: the policy core knows nothing of registries or
 	// signatures; its OCI adapter brings them.
-	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/scan/attest"}},
+	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/sign/kms", "pkg/scan/attest"}},
 	{"pkg/admission", []string{"pkg/scan", "pkg/scan/attest"}},
 	// Signing knows OCI storage but no scanner: attestations are statements
 	// of any predicate type.
@@ -32,6 +32,8 @@ var allowed = []struct {
 	// A PKCS#11 token's key is a crypto.Signer; the package knows nothing
 	// of signing formats.
 	{"pkg/sign/pkcs11", nil},
+	// So is a key in a cloud KMS or Vault (sigstore's KMS clients).
+	{"pkg/sign/kms", nil},
 	// OCI storage knows neither signing nor scanning.
 	{"pkg/manifest", []string{"internal/version"}},
 	// The scanner: formats import the core and the formats they nest;

@@ -2,8 +2,10 @@ package oci
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
@@ -12,6 +14,7 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/pkg/sign/kms"
 )
 
 // authority checks one policy authority's evidence in a registry.
@@ -23,17 +26,13 @@ type authority struct {
 
 var _ admission.Authority = (*authority)(nil)
 
-// CompileAuthority reads the authority's key, certificate roots or trusted
-// root and compiles a verifier for it.
+// CompileAuthority reads the authority's key (from a file, inline, or from
+// a KMS), certificate roots or trusted root and compiles a verifier for it.
 func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Authority, error) {
 	var auths []sign.Authority
 	switch {
 	case spec.Key != nil:
-		pem, err := spec.Key.Read()
-		if err != nil {
-			return nil, fmt.Errorf("key: %w", err)
-		}
-		pub, err := sign.ParsePublicKeyPEM(pem)
+		pub, err := readKey(*spec.Key)
 		if err != nil {
 			return nil, fmt.Errorf("key: %w", err)
 		}
@@ -90,6 +89,27 @@ func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Aut
 		return nil, err
 	}
 	return &authority{reg: r, name: spec.Name, v: v}, nil
+}
+
+// kmsTimeout bounds the fetch of a KMS key's public key at compile time.
+// Compiling has no context of its own (it runs at start and on reload), and
+// a service that does not answer must not hold a reload forever: the
+// previous policy stays in force until a reload succeeds.
+const kmsTimeout = 30 * time.Second
+
+// readKey reads a policy key: PEM from its file or inline, or the public
+// key of a KMS key, fetched now.
+func readKey(k admission.KeySource) (*ecdsa.PublicKey, error) {
+	if k.KMS != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), kmsTimeout)
+		defer cancel()
+		return kms.PublicKey(ctx, k.KMS)
+	}
+	pem, err := k.Read()
+	if err != nil {
+		return nil, err
+	}
+	return sign.ParsePublicKeyPEM(pem)
 }
 
 // pinned opens the repository and resolves the pinned digest.

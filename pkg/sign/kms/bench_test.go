@@ -1,0 +1,82 @@
+package kms_test
+
+import (
+	"context"
+	"crypto/elliptic"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/modelverify/modelverify/internal/testutil/localkms"
+	"github.com/modelverify/modelverify/pkg/sign"
+	"github.com/modelverify/modelverify/pkg/sign/kms"
+)
+
+// smallModel is a folder of three small files.
+func smallModel(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	for name, size := range map[string]int{"config.json": 512, "model.safetensors": 64 << 10, "tokenizer.json": 16 << 10} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// BenchmarkSignKMS signs a small folder with a key in memory and with a key
+// in local-kms: opened once (a signer reused), and opened for every
+// signature (what one `modelverify sign --key awskms://...` pays: the
+// public key and the key's metadata, then the signature).
+func BenchmarkSignKMS(b *testing.B) {
+	ctx := context.Background()
+	model := smallModel(b)
+	signFolder := func(b *testing.B, s *sign.Signer) {
+		if _, err := sign.SignFolder(ctx, s, model, sign.SignFolderOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("file-key", func(b *testing.B) {
+		priv, err := sign.GenerateKey(elliptic.P256())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := sign.NewKeySigner(priv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			signFolder(b, s)
+		}
+	})
+	srv := localkms.Start(b)
+	key := srv.CreateKey(b, "bench", types.KeySpecEccNistP256)
+	b.Run("awskms", func(b *testing.B) {
+		priv, err := kms.Open(ctx, key.AliasURI)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := sign.NewCryptoSigner(priv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			signFolder(b, s)
+		}
+	})
+	b.Run("awskms-open-each", func(b *testing.B) {
+		for b.Loop() {
+			priv, err := kms.Open(ctx, key.AliasURI)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := sign.NewCryptoSigner(priv)
+			if err != nil {
+				b.Fatal(err)
+			}
+			signFolder(b, s)
+		}
+	})
+}

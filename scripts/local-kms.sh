@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds (once) and caches local-kms, the AWS KMS-compatible server that the
+# awskms:// signing tests and benchmarks run against, and prints the path of
+# the binary:
+#
+#   export MODELVERIFY_LOCAL_KMS=$(scripts/local-kms.sh)
+#
+# The binary comes from tools/local-kms (a separate module pinning
+# github.com/nsmithuk/local-kms). Later runs reuse the cached binary. Override
+# the folder with MODELVERIFY_LOCAL_KMS_DIR, the build parallelism with
+# LOCAL_KMS_BUILD_JOBS (default 1, lowest priority).
+set -euo pipefail
+
+version=v0.0.0-20260228092603-2a5e92d09ab6
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${MODELVERIFY_LOCAL_KMS_DIR:-${HOME}/.cache/modelverify/local-kms-${version}}
+
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9
+
+if [[ ! -x "$dir/local-kms" ]]; then
+  echo "building local-kms ${version} into $dir" >&2
+  (
+    cd "$root/tools/local-kms"
+    CGO_ENABLED=0 nice -n 19 go build -p "${LOCAL_KMS_BUILD_JOBS:-1}" -trimpath \
+      -ldflags "-s -w -X main.Version=${version}" \
+      -o "$dir/local-kms.tmp" github.com/nsmithuk/local-kms
+  )
+  mv "$dir/local-kms.tmp" "$dir/local-kms"
+fi
+
+echo "$dir/local-kms"
