@@ -27,7 +27,7 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) build -o bin/testsummary ./internal/testsummary
 	set -o pipefail; { $(GO) test -count=1 -timeout 20m -json $(PKGS) && \
-	  CGO_ENABLED=1 $(GO) test -count=1 -timeout 5m -json -tags pkcs11 -run 'SoftHSM|PKCS11Token' ./pkg/sign/pkcs11 ./cmd/modelverify; } | bin/testsummary
+	  CGO_ENABLED=1 $(GO) test -count=1 -timeout 5m -json -tags pkcs11 -run 'SoftHSM|PKCS11Token' ./pkg/sign/pkcs11 ./pkg/admission/oci ./cmd/modelverify; } | bin/testsummary
 
 # Builds the container image for every platform (cross-compiling) and checks
 # it as `make image` users get it; .ci/run runs it after `make test`.

@@ -5,15 +5,17 @@
 #
 #   export MODELVERIFY_LOCAL_KMS=$(scripts/local-kms.sh)
 #
-# The binary comes from tools/local-kms (a separate module pinning
-# github.com/nsmithuk/local-kms). Later runs reuse the cached binary. Override
+# The binary is tools/local-kms's own main (a separate module pinning
+# github.com/nsmithuk/local-kms), which serves local-kms's handler on
+# 127.0.0.1 only. Later runs reuse the cached binary. Override
 # the folder with MODELVERIFY_LOCAL_KMS_DIR, the build parallelism with
 # LOCAL_KMS_BUILD_JOBS (default 1, lowest priority).
 set -euo pipefail
 
 version=v0.0.0-20260228092603-2a5e92d09ab6
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${MODELVERIFY_LOCAL_KMS_DIR:-${HOME}/.cache/modelverify/local-kms-${version}}
+# The cache key names our main's revision too: bump it when main.go changes.
+dir=${MODELVERIFY_LOCAL_KMS_DIR:-${HOME}/.cache/modelverify/local-kms-${version}-loopback1}
 
 mkdir -p "$dir"
 exec 9>"$dir/.lock"
@@ -24,8 +26,7 @@ if [[ ! -x "$dir/local-kms" ]]; then
   (
     cd "$root/tools/local-kms"
     CGO_ENABLED=0 nice -n 19 go build -p "${LOCAL_KMS_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w -X main.Version=${version}" \
-      -o "$dir/local-kms.tmp" github.com/nsmithuk/local-kms
+      -ldflags "-s -w" -o "$dir/local-kms.tmp" .
   )
   mv "$dir/local-kms.tmp" "$dir/local-kms"
 fi

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,96 +49,63 @@ func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "keyless: Sigstore trusted root JSON (never fetched implicitly)")
 }
 
-// readPublicKey reads a --key of verify: a PEM file, or the public half of
-// a key in a KMS or a PKCS#11 token. A malformed URI or a bad file is a
-// usage error (exit 3); a service that cannot be reached is exit 2.
-func readPublicKey(ctx context.Context, key string) (*ecdsa.PublicKey, error) {
-	switch {
-	case kms.IsURI(key):
-		if err := kms.Validate(key); err != nil {
-			return nil, withCode(exitUsage, err)
+// trustedKey reads a --key of verify: a PEM file, or the URI of a key in a
+// KMS or a PKCS#11 token. A malformed URI or a bad file is a usage error
+// (exit 3).
+func trustedKey(key string) (sign.TrustedKey, error) {
+	if kms.IsURI(key) || pkcs11.IsURI(key) {
+		k := sign.TrustedKey{URI: key}
+		if err := k.Validate(); err != nil {
+			return k, withCode(exitUsage, err)
 		}
-		pub, err := kms.PublicKey(ctx, key)
-		if err != nil {
-			return nil, withCode(exitFailed, err)
-		}
-		return pub, nil
-	case pkcs11.IsURI(key):
-		if _, err := pkcs11.ParseURI(key); err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		priv, closeToken, err := pkcs11.Open(key)
-		if errors.Is(err, pkcs11.ErrNotBuilt) {
-			return nil, withCode(exitUsage, err)
-		}
-		if err != nil {
-			return nil, withCode(exitFailed, err)
-		}
-		defer closeToken()
-		pub, ok := priv.Public().(*ecdsa.PublicKey)
-		if !ok {
-			return nil, usageErrorf("%s: a %T key; only ECDSA keys sign models", key, priv.Public())
-		}
-		return pub, nil
+		return k, nil
 	}
 	if err := unknownKeyURI(key); err != nil {
-		return nil, err
+		return sign.TrustedKey{}, err
 	}
 	data, err := os.ReadFile(key)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("read key: %w", err))
+		return sign.TrustedKey{}, withCode(exitUsage, fmt.Errorf("read key: %w", err))
 	}
-	pub, err := sign.ParsePublicKeyPEM(data)
-	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", key, err))
+	k := sign.TrustedKey{Name: key, PEM: data}
+	if err := k.Validate(); err != nil {
+		return k, withCode(exitUsage, err)
 	}
-	return pub, nil
+	return k, nil
 }
 
 func loadTrustedRoot(path string) (*root.TrustedRoot, error) {
 	return readConfigFile(path, "trusted root", sign.LoadTrustedRoot)
 }
 
-// newVerifier compiles the authorities the flags name. The public keys of
-// KMS and PKCS#11 keys are fetched with ctx.
-func (o *verifierOptions) newVerifier(ctx context.Context) (*sign.Verifier, error) {
-	var auths []sign.Authority
+// trust reads the files the flags name into the trust specification.
+func (o *verifierOptions) trust() (sign.Trust, error) {
+	var t sign.Trust
 	for _, p := range o.key {
-		pub, err := readPublicKey(ctx, p)
+		k, err := trustedKey(p)
 		if err != nil {
-			return nil, err
+			return t, err
 		}
-		a, err := sign.KeyAuthority(pub)
-		if err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		auths = append(auths, a)
+		t.Keys = append(t.Keys, k)
 	}
 	if len(o.certificateChain) > 0 {
-		var roots []*x509.Certificate
 		for _, p := range o.certificateChain {
 			c, err := readCerts(p)
 			if err != nil {
-				return nil, err
+				return t, err
 			}
-			roots = append(roots, c...)
+			t.CertificateRoots = append(t.CertificateRoots, c...)
 		}
-		var ids []sign.Identity
 		if o.identity != "" || o.identityRegexp != "" {
 			id := sign.Identity{Subject: o.identity, SubjectRegexp: o.identityRegexp, Issuer: o.certIssuer, IssuerRegexp: o.certIssuerRegexp}
 			if id.Issuer == "" && id.IssuerRegexp == "" {
 				id.IssuerRegexp = ".*" // any CA under the roots
 			}
-			ids = append(ids, id)
+			t.CertificateIdentities = append(t.CertificateIdentities, id)
 		}
-		a, err := sign.CertificateAuthority(roots, ids...)
-		if err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		auths = append(auths, a)
 	}
 	if (o.certIssuer != "" || o.certIssuerRegexp != "") && (len(o.certificateChain) == 0 || (o.identity == "" && o.identityRegexp == "")) {
-		return nil, usageErrorf("--certificate-issuer[-regexp] goes with --certificate-chain and --certificate-identity[-regexp]")
+		return t, usageErrorf("--certificate-issuer[-regexp] goes with --certificate-chain and --certificate-identity[-regexp]")
 	}
 	// Identity flags are keyless ones when a trusted root or an OIDC issuer
 	// is named, or when no certificate chain is.
@@ -149,27 +114,42 @@ func (o *verifierOptions) newVerifier(ctx context.Context) (*sign.Verifier, erro
 	keyless := o.trustedRoot != "" || oidc || (identity && len(o.certificateChain) == 0)
 	switch {
 	case keyless && o.trustedRoot == "":
-		return nil, usageErrorf("keyless verification needs --trusted-root (nothing is fetched implicitly)")
+		return t, usageErrorf("keyless verification needs --trusted-root (nothing is fetched implicitly)")
 	case keyless && (!identity || !oidc):
-		return nil, usageErrorf("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
+		return t, usageErrorf("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
 	case keyless:
 		tr, err := loadTrustedRoot(o.trustedRoot)
 		if err != nil {
-			return nil, err
+			return t, err
 		}
-		a, err := sign.KeylessAuthority(tr, sign.Identity{
+		t.TrustedRoot = tr
+		t.KeylessIdentities = []sign.Identity{{
 			Subject: o.identity, SubjectRegexp: o.identityRegexp,
 			Issuer: o.oidcIssuer, IssuerRegexp: o.oidcIssuerRegexp,
-		})
-		if err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		auths = append(auths, a)
+		}}
 	}
-	if len(auths) == 0 {
-		return nil, usageErrorf("name who must have signed: --key, --certificate-chain, or --certificate-identity/--certificate-oidc-issuer with --trusted-root")
+	if len(t.Keys) == 0 && len(t.CertificateRoots) == 0 && t.TrustedRoot == nil {
+		return t, usageErrorf("name who must have signed: --key, --certificate-chain, or --certificate-identity/--certificate-oidc-issuer with --trusted-root")
 	}
-	return sign.NewVerifier(auths...)
+	return t, nil
+}
+
+// newVerifier compiles the authorities the flags name. The public keys of
+// KMS and PKCS#11 keys are fetched with ctx; a service that cannot give one
+// is exit 2, any other problem a usage error.
+func (o *verifierOptions) newVerifier(ctx context.Context) (*sign.Verifier, error) {
+	t, err := o.trust()
+	if err != nil {
+		return nil, err
+	}
+	v, err := t.Verifier(ctx)
+	if errors.Is(err, sign.ErrKeyService) {
+		return nil, withCode(exitFailed, err)
+	}
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return v, nil
 }
 
 // verifyExit maps a verification error to an exit code: the artifact is bad

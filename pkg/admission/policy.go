@@ -123,13 +123,15 @@ type Source struct {
 
 // KeySource is a public key: PEM inline (Data) or in a file (Path), or the
 // public half of a key held in a KMS (KMS, a key URI such as
-// awskms:///alias/NAME, gcpkms://..., azurekms://... or hashivault://...).
-// A KMS key's public key is fetched when the policy is compiled: at start
-// and at every reload, which a change to the policy file or to a file it
-// names triggers. Exactly one of the three is set.
+// awskms:///alias/NAME, gcpkms://..., azurekms://... or hashivault://...)
+// or in a PKCS#11 token (PKCS11, an RFC 7512 pkcs11: URI; in builds with
+// the pkcs11 tag). Such a key's public key is fetched when the policy is
+// compiled: at start and at every reload, which a change to the policy file
+// or to a file it names triggers. Exactly one of the four is set.
 type KeySource struct {
 	Source `yaml:",inline"`
 	KMS    string `yaml:"kms"`
+	PKCS11 string `yaml:"pkcs11"`
 }
 
 // KeylessSpec trusts Fulcio certificates for the listed identities, with
@@ -375,13 +377,19 @@ func (a AuthoritySpec) validate() error {
 	switch {
 	case a.Key != nil:
 		n := 0
-		for _, v := range []string{a.Key.Path, a.Key.Data, a.Key.KMS} {
+		for _, v := range []string{a.Key.Path, a.Key.Data, a.Key.KMS, a.Key.PKCS11} {
 			if v != "" {
 				n++
 			}
 		}
 		if n != 1 {
-			return errors.New("key: set exactly one of path, data, kms")
+			return errors.New("key: set exactly one of path, data, kms, pkcs11")
+		}
+		if a.Key.KMS != "" && !strings.Contains(a.Key.KMS, "://") {
+			return fmt.Errorf("key.kms: %q is not a KMS key URI (awskms://..., gcpkms://..., azurekms://..., hashivault://...)", a.Key.KMS)
+		}
+		if a.Key.PKCS11 != "" && !strings.HasPrefix(a.Key.PKCS11, "pkcs11:") {
+			return fmt.Errorf("key.pkcs11: %q is not a pkcs11: URI", a.Key.PKCS11)
 		}
 	case a.Keyless != nil:
 		if a.Keyless.TrustedRoot == "" {

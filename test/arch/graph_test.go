@@ -24,11 +24,11 @@ var allowed = []struct {
 	{"tools/image/...", []string{"tools/image", "pkg/manifest", "pkg/sign", "internal/version"}},
 	// Admission: the policy core knows nothing of registries or
 	// signatures; its OCI adapter brings them.
-	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/sign/kms", "pkg/scan/attest"}},
+	{"pkg/admission/oci", []string{"pkg/admission", "pkg/manifest", "pkg/sign", "pkg/scan/attest"}},
 	{"pkg/admission", []string{"pkg/scan", "pkg/scan/attest"}},
 	// Signing knows OCI storage but no scanner: attestations are statements
 	// of any predicate type.
-	{"pkg/sign", []string{"pkg/manifest"}},
+	{"pkg/sign", []string{"pkg/manifest", "pkg/sign/kms", "pkg/sign/pkcs11"}},
 	// A PKCS#11 token's key is a crypto.Signer; the package knows nothing
 	// of signing formats.
 	{"pkg/sign/pkcs11", nil},

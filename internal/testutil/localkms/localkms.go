@@ -68,8 +68,7 @@ var started = regexp.MustCompile(`Local KMS started on [0-9.]+:([0-9]+)`)
 // t.Setenv: AWS_ENDPOINT_URL_KMS, AWS_REGION and dummy credentials, with
 // the shared config files and the instance metadata service turned off.
 //
-// local-kms listens on every interface (it has no address setting); the
-// clients reach it on 127.0.0.1.
+// The binary (scripts/local-kms.sh) serves on 127.0.0.1 only.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/modelverify/modelverify/pkg/manifest"
 	"github.com/modelverify/modelverify/pkg/scan/attest"
 	"github.com/modelverify/modelverify/pkg/sign"
-	"github.com/modelverify/modelverify/pkg/sign/kms"
 )
 
 // authority checks one policy authority's evidence in a registry.
@@ -26,21 +24,22 @@ type authority struct {
 
 var _ admission.Authority = (*authority)(nil)
 
-// CompileAuthority reads the authority's key (from a file, inline, or from
-// a KMS), certificate roots or trusted root and compiles a verifier for it.
+// CompileAuthority reads the authority's key (from a file, inline, from a
+// KMS or from a PKCS#11 token), certificate roots or trusted root into a
+// sign.Trust and compiles its verifier.
 func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Authority, error) {
-	var auths []sign.Authority
+	var t sign.Trust
 	switch {
 	case spec.Key != nil:
-		pub, err := readKey(*spec.Key)
-		if err != nil {
-			return nil, fmt.Errorf("key: %w", err)
+		k := sign.TrustedKey{Name: spec.Key.Path, URI: spec.Key.KMS + spec.Key.PKCS11} // at most one is set
+		if k.URI == "" {
+			pem, err := spec.Key.Read()
+			if err != nil {
+				return nil, fmt.Errorf("key: %w", err)
+			}
+			k.PEM = pem
 		}
-		a, err := sign.KeyAuthority(pub)
-		if err != nil {
-			return nil, fmt.Errorf("key: %w", err)
-		}
-		auths = append(auths, a)
+		t.Keys = []sign.TrustedKey{k}
 	case spec.Certificate != nil:
 		pem, err := spec.Certificate.Roots.Read()
 		if err != nil {
@@ -50,18 +49,10 @@ func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Aut
 		if err != nil {
 			return nil, fmt.Errorf("certificate roots: %w", err)
 		}
-		var ids []sign.Identity
+		t.CertificateRoots = roots
 		for _, id := range spec.Certificate.Identities {
-			ids = append(ids, sign.Identity{
-				Subject: id.Subject, SubjectRegexp: id.SubjectRegExp,
-				Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp,
-			})
+			t.CertificateIdentities = append(t.CertificateIdentities, identity(id))
 		}
-		a, err := sign.CertificateAuthority(roots, ids...)
-		if err != nil {
-			return nil, fmt.Errorf("certificate: %w", err)
-		}
-		auths = append(auths, a)
 	case spec.Keyless != nil:
 		data, err := admission.Source{Path: spec.Keyless.TrustedRoot}.Read()
 		if err != nil {
@@ -71,45 +62,32 @@ func (r *Registry) CompileAuthority(spec admission.AuthoritySpec) (admission.Aut
 		if err != nil {
 			return nil, fmt.Errorf("trusted root %s: %w", spec.Keyless.TrustedRoot, err)
 		}
+		t.TrustedRoot = tr
 		for _, id := range spec.Keyless.Identities {
-			a, err := sign.KeylessAuthority(tr, sign.Identity{
-				Subject: id.Subject, SubjectRegexp: id.SubjectRegExp,
-				Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("keyless identity: %w", err)
-			}
-			auths = append(auths, a)
+			t.KeylessIdentities = append(t.KeylessIdentities, identity(id))
 		}
 	default:
 		return nil, errors.New("no key, certificate or keyless trust")
 	}
-	v, err := sign.NewVerifier(auths...)
+	// Compiling has no context of its own (it runs at start and on
+	// reload), and a key service that does not answer must not hold a
+	// reload forever: the previous policy stays in force until one
+	// succeeds.
+	ctx, cancel := context.WithTimeout(context.Background(), keyServiceTimeout)
+	defer cancel()
+	v, err := t.Verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &authority{reg: r, name: spec.Name, v: v}, nil
 }
 
-// kmsTimeout bounds the fetch of a KMS key's public key at compile time.
-// Compiling has no context of its own (it runs at start and on reload), and
-// a service that does not answer must not hold a reload forever: the
-// previous policy stays in force until a reload succeeds.
-const kmsTimeout = 30 * time.Second
+// keyServiceTimeout bounds the fetch of a KMS or PKCS#11 key's public key
+// at compile time.
+const keyServiceTimeout = 30 * time.Second
 
-// readKey reads a policy key: PEM from its file or inline, or the public
-// key of a KMS key, fetched now.
-func readKey(k admission.KeySource) (*ecdsa.PublicKey, error) {
-	if k.KMS != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), kmsTimeout)
-		defer cancel()
-		return kms.PublicKey(ctx, k.KMS)
-	}
-	pem, err := k.Read()
-	if err != nil {
-		return nil, err
-	}
-	return sign.ParsePublicKeyPEM(pem)
+func identity(id admission.IdentitySpec) sign.Identity {
+	return sign.Identity{Subject: id.Subject, SubjectRegexp: id.SubjectRegExp, Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp}
 }
 
 // pinned opens the repository and resolves the pinned digest.
