@@ -1,9 +1,7 @@
 package oci_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -12,9 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/localkms"
@@ -124,27 +119,7 @@ func TestKMSKeyWebhookReload(t *testing.T) {
 	wh := startWebhook(t, policyFile, cert, key)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}, Timeout: 10 * time.Second}
 
-	allowed := func(image string) bool {
-		t.Helper()
-		pod, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p"},
-			"spec": map[string]any{"containers": []map[string]string{{"name": "m", "image": image}}}})
-		body, _ := json.Marshal(admissionv1.AdmissionReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-			Request: &admissionv1.AdmissionRequest{UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-				Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: pod}},
-		})
-		resp, err := client.Post("https://"+wh.addr+"/validate", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var rev admissionv1.AdmissionReview
-		if err := json.Unmarshal(raw, &rev); err != nil || rev.Response == nil {
-			t.Fatalf("bad response: %s", raw)
-		}
-		return rev.Response.Allowed
-	}
+	allowed := func(image string) bool { return podAllowed(t, client, wh.addr, image) }
 	metric := func(line string) bool {
 		t.Helper()
 		resp, err := client.Get("https://" + wh.addr + "/metrics")

@@ -1,18 +1,11 @@
 package oci_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modelverify/modelverify/internal/testutil/kube"
 	"github.com/modelverify/modelverify/internal/testutil/registry"
@@ -31,26 +24,7 @@ func TestRotatedKeyReloadsThePolicy(t *testing.T) {
 	wh := startWebhook(t, policyFile, cert, key)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}, Timeout: 10 * time.Second}
 
-	pod, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p"},
-		"spec": map[string]any{"containers": []map[string]string{{"name": "m", "image": host + "/models/m@" + d}}}})
-	body, _ := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: pod}},
-	})
-	allowed := func() bool {
-		resp, err := client.Post("https://"+wh.addr+"/validate", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var rev admissionv1.AdmissionReview
-		if err := json.Unmarshal(raw, &rev); err != nil || rev.Response == nil {
-			t.Fatalf("bad response: %s", raw)
-		}
-		return rev.Response.Allowed
-	}
+	allowed := func() bool { return podAllowed(t, client, wh.addr, host+"/models/m@"+d) }
 	if !allowed() {
 		t.Fatal("a model signed by the trusted key was denied")
 	}

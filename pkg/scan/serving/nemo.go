@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/modelverify/modelverify/pkg/scan"
+	"github.com/modelverify/modelverify/pkg/scan/coderef"
 	"github.com/modelverify/modelverify/pkg/scan/pickle"
 )
 
@@ -47,26 +48,11 @@ func (NemoConfig) Match(head []byte, size int64) bool {
 			continue
 		}
 		v := strings.Trim(strings.TrimSpace(string(rest)), `'"`)
-		if v != "" && (dottedName(v) || strings.HasPrefix(v, "*") || strings.HasPrefix(v, "${")) {
+		if v != "" && (coderef.ValidModule(v) || strings.HasPrefix(v, "*") || strings.HasPrefix(v, "${")) {
 			return true
 		}
 	}
 	return false
-}
-
-// dottedName reports whether s is a dotted Python name such as a.b.C.
-func dottedName(s string) bool {
-	for _, part := range strings.Split(s, ".") {
-		if part == "" {
-			return false
-		}
-		for i, c := range part {
-			if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' || c > 0x7f) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // nemoPackages are the packages whose classes a NeMo config names as a
@@ -149,7 +135,7 @@ func (w *nemoWalker) judge(key, target string, line int) {
 	if key == "target" {
 		what = "NeMo imports the class and builds the model with it when the model is restored"
 	}
-	if !dottedName(target) {
+	if !coderef.ValidModule(target) {
 		w.report(scan.SeverityHigh, target, fmt.Sprintf("%s (line %d) names %q, which is not a Python name: %s", key, line, target, what))
 		return
 	}
