@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -228,5 +229,38 @@ func TestHelmChartRefusesIncompleteValues(t *testing.T) {
 				t.Errorf("got %v, want an error naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The values for KMS keys in the policy reach the objects: workload-identity
+// annotations on the ServiceAccount, labels on the Pods, the environment of
+// the webhook container; and a verification limit other than the default
+// becomes the webhook's flag.
+func TestHelmChartKeyServiceValues(t *testing.T) {
+	bin := helmBinary(t)
+	got := render(t, bin,
+		"--set", `keyService.serviceAccountAnnotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::111122223333:role/modelverify`,
+		"--set", `keyService.podLabels.azure\.workload\.identity/use=true`,
+		"--set", "keyService.env[0].name=AWS_REGION", "--set", "keyService.env[0].value=eu-west-2",
+		"--set", "maxVerifications=32")
+	sa := one[*corev1.ServiceAccount](t, got, "ServiceAccount")
+	if sa.Annotations["eks.amazonaws.com/role-arn"] != "arn:aws:iam::111122223333:role/modelverify" {
+		t.Errorf("ServiceAccount annotations %v", sa.Annotations)
+	}
+	d := one[*appsv1.Deployment](t, got, "Deployment")
+	if d.Spec.Template.Labels["azure.workload.identity/use"] != "true" {
+		t.Errorf("Pod labels %v", d.Spec.Template.Labels)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if len(c.Env) != 1 || c.Env[0].Name != "AWS_REGION" || c.Env[0].Value != "eu-west-2" {
+		t.Errorf("env %v", c.Env)
+	}
+	if !slices.Contains(c.Args, "--max-verifications=32") {
+		t.Errorf("args %v", c.Args)
+	}
+	// The defaults add none of these.
+	plain := one[*appsv1.Deployment](t, render(t, bin), "Deployment").Spec.Template.Spec.Containers[0]
+	if len(plain.Env) != 0 || slices.ContainsFunc(plain.Args, func(a string) bool { return strings.HasPrefix(a, "--max-verifications") }) {
+		t.Errorf("defaults: env %v, args %v", plain.Env, plain.Args)
 	}
 }
