@@ -29,10 +29,11 @@ test:
 	set -o pipefail; { $(GO) test -count=1 -timeout 20m -json $(PKGS) && \
 	  CGO_ENABLED=1 $(GO) test -count=1 -timeout 5m -json -tags pkcs11 -run 'SoftHSM|PKCS11Token' ./pkg/sign/pkcs11 ./pkg/admission/oci ./cmd/modelverify; } | bin/testsummary
 
-# Builds the container image for every platform (cross-compiling) and checks
-# it as `make image` users get it; .ci/run runs it after `make test`.
+# Builds the container image for every platform (cross-compiling) and its
+# PKCS#11 variant, and checks them as `make image` and `make image-pkcs11`
+# users get them; .ci/run runs it after `make test`.
 test-image:
-	MODELVERIFY_IMAGE_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestMakeImage$$' ./tools/image
+	MODELVERIFY_IMAGE_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestMakeImage' ./tools/image
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
@@ -91,6 +92,24 @@ image:
 	  $(if $(IMAGE_SIGN_KEY),--sign-key $(IMAGE_SIGN_KEY) --repo $(IMAGE_REPO)) \
 	  $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH) $(IMAGE_PUSH_FLAGS)) --digest-file $(IMAGE_WORK)/image.digest
 	$(if $(IMAGE_SIGN_KEY),$(GO) run ./cmd/modelverify sign --no-progress --key $(IMAGE_SIGN_KEY) $(IMAGE_LAYOUT))
+
+# The PKCS#11 variant of the image (linux/amd64): modelverify built with cgo
+# and -tags pkcs11, with the shared libraries it loads (ldd) copied from the
+# build machine, as IMAGE_PKCS11_LAYOUT (tag VERSION-pkcs11). The token's
+# own PKCS#11 module is mounted into the container at run time.
+IMAGE_PKCS11_LAYOUT ?= bin/image-pkcs11
+.PHONY: image-pkcs11
+image-pkcs11:
+	CGO_ENABLED=1 $(GO) build -tags pkcs11 -trimpath -ldflags '$(LDFLAGS)' \
+	  -o $(IMAGE_WORK)/platforms/pkcs11_linux_amd64/modelverify ./cmd/modelverify
+	set -e; libs=$$(ldd $(IMAGE_WORK)/platforms/pkcs11_linux_amd64/modelverify | \
+	  awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\// {print $$1}' | sort -u); \
+	test -n "$$libs"; \
+	$(GO) run ./tools/image/mkimage build --layout $(IMAGE_PKCS11_LAYOUT) --tag $(VERSION)-pkcs11 \
+	  --version $(VERSION)-pkcs11 --revision $(REVISION) --source $(IMAGE_SOURCE) \
+	  --binary linux/amd64=$(IMAGE_WORK)/platforms/pkcs11_linux_amd64/modelverify \
+	  $$(for l in $$libs; do printf -- '--lib linux/amd64=%s ' "$$l"; done) \
+	  --digest-file $(IMAGE_WORK)/image-pkcs11.digest
 
 image-pin:
 	$(GO) run ./tools/image/mkimage pin --digest-file $(IMAGE_WORK)/image.digest --repo $(IMAGE_REPO) deploy/kubernetes/deployment.yaml integrations/tekton/modelverify-tasks.yaml

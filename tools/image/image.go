@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -54,10 +56,14 @@ const (
 // ErrOptions reports options that cannot build an image.
 var ErrOptions = errors.New("image options")
 
-// Binary is the modelverify executable for one platform.
+// Binary is the modelverify executable for one platform. Libs are the
+// shared libraries a dynamically linked (cgo) binary loads, host paths that
+// are copied to the same absolute paths in the image (symbolic links are
+// followed and stored as the files they name); a static binary has none.
 type Binary struct {
 	Platform v1.Platform
 	Path     string
+	Libs     []string
 }
 
 // Options describe the image. Binaries and CACertificates are required.
@@ -143,7 +149,18 @@ func platformImage(b Binary, ca []byte, labels map[string]string, created time.T
 	if err != nil {
 		return nil, fmt.Errorf("%w: binary for %s: %v", ErrOptions, b.Platform.String(), err)
 	}
-	layerTar, err := rootfs(bin, ca, created)
+	libs := map[string][]byte{}
+	for _, l := range b.Libs {
+		if !filepath.IsAbs(l) || filepath.Clean(l) != l {
+			return nil, fmt.Errorf("%w: library %q for %s: want a clean absolute path", ErrOptions, l, b.Platform.String())
+		}
+		body, err := os.ReadFile(l)
+		if err != nil {
+			return nil, fmt.Errorf("%w: library for %s: %v", ErrOptions, b.Platform.String(), err)
+		}
+		libs[l[1:]] = body
+	}
+	layerTar, err := rootfs(bin, ca, libs, created)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +174,7 @@ func platformImage(b Binary, ca []byte, labels map[string]string, created time.T
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err = mutate.Append(img, mutate.Addendum{
 		Layer:     layer,
-		History:   v1.History{Created: v1.Time{Time: created}, CreatedBy: "modelverify tools/image", Comment: "static modelverify binary, CA certificates, nonroot user"},
+		History:   v1.History{Created: v1.Time{Time: created}, CreatedBy: "modelverify tools/image", Comment: comment(b)},
 		MediaType: types.OCILayer,
 	})
 	if err != nil {
@@ -188,9 +205,17 @@ func platformImage(b Binary, ca []byte, labels map[string]string, created time.T
 	return mutate.Annotations(img, labels).(v1.Image), nil
 }
 
+func comment(b Binary) string {
+	if len(b.Libs) > 0 {
+		return "modelverify binary with the shared libraries it loads, CA certificates, nonroot user"
+	}
+	return "static modelverify binary, CA certificates, nonroot user"
+}
+
 // rootfs is the image's only layer, with fixed owners and times so that it
-// is reproducible.
-func rootfs(bin, ca []byte, created time.Time) ([]byte, error) {
+// is reproducible. libs maps paths relative to / to file contents; their
+// folders are created as needed.
+func rootfs(bin, ca []byte, libs map[string][]byte, created time.Time) ([]byte, error) {
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\n%s:x:%d:%d:%s:%s:/sbin/nologin\n", UserName, UID, UID, UserName, HomeDir)
 	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\n", UserName, UID)
 	type entry struct {
@@ -214,6 +239,23 @@ func rootfs(bin, ca []byte, created time.Time) ([]byte, error) {
 		{name: "usr/local/", mode: 0o755, dir: true},
 		{name: "usr/local/bin/", mode: 0o755, dir: true},
 		{name: "usr/local/bin/modelverify", mode: 0o755, body: bin},
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.name] = true
+	}
+	for name, body := range libs {
+		if have[name] {
+			return nil, fmt.Errorf("%w: library %s clashes with a file of the image", ErrOptions, name)
+		}
+		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+			if !have[d+"/"] {
+				have[d+"/"] = true
+				entries = append(entries, entry{name: d + "/", mode: 0o755, dir: true})
+			}
+		}
+		have[name] = true
+		entries = append(entries, entry{name: name, mode: 0o755, body: body})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	var buf bytes.Buffer

@@ -264,3 +264,52 @@ func TestDeployReferencesTheImageByDigest(t *testing.T) {
 		t.Error("a digest reference needs no imagePullPolicy: Always")
 	}
 }
+
+// A cgo binary's shared libraries are copied into its platform's image at
+// the paths they have on the build machine, a symbolic link as the file it
+// names, with their folders; other platforms get none, and a relative path
+// is refused.
+func TestBuildCopiesSharedLibraries(t *testing.T) {
+	o := testOptions(t)
+	libDir := t.TempDir()
+	lib := writeFile(t, libDir, "libc.so.6", "shared library")
+	link := filepath.Join(libDir, "ld-linux.so.2")
+	if err := os.Symlink(lib, link); err != nil {
+		t.Fatal(err)
+	}
+	o.Binaries[0].Libs = []string{lib, link}
+	idx, err := image.Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdrs, bodies := files(t, img)
+		for _, p := range []string{lib, link} {
+			h, ok := hdrs[p[1:]]
+			if i == 1 {
+				if ok {
+					t.Errorf("%s: %s in the image of another platform", d.Platform.Architecture, p)
+				}
+				continue
+			}
+			if !ok || h.Typeflag != tar.TypeReg || string(bodies[p[1:]]) != "shared library" {
+				t.Errorf("%s: %s: %+v %q", d.Platform.Architecture, p, h, bodies[p[1:]])
+			}
+		}
+		if h, ok := hdrs[libDir[1:]]; i == 0 && (!ok || h.Typeflag != tar.TypeDir) {
+			t.Errorf("no folder %s/ in the image", libDir)
+		}
+	}
+	o.Binaries[0].Libs = []string{"lib/libc.so.6"}
+	if _, err := image.Build(o); !errors.Is(err, image.ErrOptions) {
+		t.Errorf("a relative library path: %v", err)
+	}
+}

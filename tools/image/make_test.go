@@ -1,6 +1,7 @@
 package image_test
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/elliptic"
 	"debug/elf"
@@ -223,4 +224,114 @@ func pullIndex(t *testing.T, ref, dir string) v1.ImageIndex {
 		t.Fatal(err)
 	}
 	return child
+}
+
+// TestMakeImagePKCS11 runs `make image-pkcs11` and runs the binary of the
+// image with the image's own dynamic loader and C library, taken out of its
+// layer into a folder: it starts, and it is the PKCS#11 build (a key URI
+// whose module does not exist fails on loading the module, where the static
+// build refuses PKCS#11 keys altogether).
+func TestMakeImagePKCS11(t *testing.T) {
+	if os.Getenv("MODELVERIFY_IMAGE_TEST") != "1" {
+		t.Skip("builds modelverify with cgo: run make test-image")
+	}
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skipf("the PKCS#11 image is linux/amd64; this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	work := t.TempDir()
+	lay := filepath.Join(work, "layout")
+	const ver = "v0.0.0-imagetest"
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "image-pkcs11",
+		"VERSION="+ver, "IMAGE_WORK="+work, "IMAGE_PKCS11_LAYOUT="+lay)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make image-pkcs11: %v\n%s", err, out)
+	}
+	p, err := layout.FromPath(lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := idx.IndexManifest()
+	if err != nil || len(outer.Manifests) != 1 {
+		t.Fatalf("layout index: %v %v", outer, err)
+	}
+	inner, err := idx.ImageIndex(outer.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := inner.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Platform.Architecture != "amd64" {
+		t.Fatalf("image index: %+v %v", im, err)
+	}
+	img, err := inner.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	if cf.Config.Labels["org.opencontainers.image.version"] != ver+"-pkcs11" {
+		t.Errorf("labels %v", cf.Config.Labels)
+	}
+	hdrs, bodies := files(t, img)
+	root := filepath.Join(work, "rootfs")
+	var interp string
+	for name, h := range hdrs {
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		dst := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, bodies[name], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(filepath.Base(name), "ld-linux") {
+			interp = dst
+		}
+	}
+	bin := filepath.Join(root, "usr", "local", "bin", "modelverify")
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dynamic := false
+	for _, p := range f.Progs {
+		dynamic = dynamic || p.Type == elf.PT_INTERP
+	}
+	f.Close()
+	if !dynamic || interp == "" {
+		t.Fatalf("dynamic %v, loader in the image %q", dynamic, interp)
+	}
+	var libPath []string
+	for name := range hdrs {
+		if strings.HasPrefix(filepath.Base(name), "libc.so") {
+			libPath = append(libPath, filepath.Dir(filepath.Join(root, name)))
+		}
+	}
+	if len(libPath) == 0 {
+		t.Fatal("no C library in the image")
+	}
+	run := func(args ...string) (string, error) {
+		all := append([]string{"--library-path", strings.Join(libPath, ":"), bin}, args...)
+		out, err := exec.Command(interp, all...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("version")
+	if err != nil || !strings.Contains(out, "modelverify "+ver) {
+		t.Fatalf("version with the image's loader: %v\n%s", err, out)
+	}
+	model := filepath.Join(work, "model")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(model, "model.safetensors"), []byte("weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run("sign", "--no-progress", "--key", "pkcs11:token=t;object=k?module-path="+filepath.Join(work, "no-such-module.so")+"&pin-value=1", model)
+	if err == nil || strings.Contains(out, "without PKCS#11 support") || !strings.Contains(out, "no-such-module.so") {
+		t.Errorf("sign with a missing module: %v\n%s", err, out)
+	}
 }

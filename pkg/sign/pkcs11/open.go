@@ -28,7 +28,7 @@ func Open(uri string) (crypto.Signer, func() error, error) {
 	}
 	ctx, err := crypto11.Configure(&crypto11.Config{Path: u.ModulePath, TokenLabel: u.Token, TokenSerial: u.Serial, Pin: pin})
 	if err != nil {
-		return nil, nil, fmt.Errorf("pkcs11: open token: %w", err)
+		return nil, nil, fmt.Errorf("pkcs11: open token %q with module %s: %w", u.Token, u.ModulePath, err)
 	}
 	var id, label []byte
 	if len(u.ID) > 0 {

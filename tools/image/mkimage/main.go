@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,10 +75,30 @@ func (b *binaries) Set(s string) error {
 	return nil
 }
 
+// libraries are the --lib flags: PLATFORM=PATH, added to that platform's
+// binary.
+type libraries map[string][]string
+
+func (l libraries) String() string { return fmt.Sprint(map[string][]string(l)) }
+func (l libraries) Set(s string) error {
+	plat, path, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want PLATFORM=PATH, got %q", s)
+	}
+	p, err := image.ParsePlatform(plat)
+	if err != nil {
+		return err
+	}
+	l[p.String()] = append(l[p.String()], path)
+	return nil
+}
+
 func build(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	var bins binaries
-	fs.Var(&bins, "binary", "PLATFORM=PATH of a static modelverify binary (repeatable)")
+	libs := libraries{}
+	fs.Var(&bins, "binary", "PLATFORM=PATH of a modelverify binary (repeatable)")
+	fs.Var(libs, "lib", "PLATFORM=PATH of a shared library that PLATFORM's (cgo) binary loads, copied to the same path (repeatable)")
 	ca := fs.String("ca-certificates", "/etc/ssl/certs/ca-certificates.crt", "CA certificate bundle to copy into the image")
 	ver := fs.String("version", "", "org.opencontainers.image.version")
 	rev := fs.String("revision", "", "org.opencontainers.image.revision")
@@ -96,6 +117,14 @@ func build(ctx context.Context, args []string) error {
 	}
 	if *dir == "" {
 		return fmt.Errorf("%w: --layout is required", image.ErrOptions)
+	}
+	for plat := range libs {
+		if !slices.ContainsFunc(bins, func(b image.Binary) bool { return b.Platform.String() == plat }) {
+			return fmt.Errorf("%w: --lib for %s, which has no --binary", image.ErrOptions, plat)
+		}
+	}
+	for i := range bins {
+		bins[i].Libs = libs[bins[i].Platform.String()]
 	}
 	o := image.Options{Binaries: bins, CACertificates: *ca, Version: *ver, Revision: *rev, Source: *src}
 	switch {
