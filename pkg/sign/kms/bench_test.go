@@ -80,3 +80,46 @@ func BenchmarkSignKMS(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyKMS verifies a folder signed by a key in local-kms: with
+// its public key as PEM (what a file key costs), and with the key's URI,
+// the public key fetched through sign.Trust for every verification (what
+// one `modelverify verify --key awskms://...` pays).
+func BenchmarkVerifyKMS(b *testing.B) {
+	ctx := context.Background()
+	model := smallModel(b)
+	srv := localkms.Start(b)
+	key := srv.CreateKey(b, "bench", types.KeySpecEccNistP256)
+	priv, err := kms.Open(ctx, key.AliasURI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := sign.NewCryptoSigner(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sign.SignFolder(ctx, s, model, sign.SignFolderOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	pub, err := kms.PublicKey(ctx, key.AliasURI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pem, err := sign.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, k := range map[string]sign.TrustedKey{"file-key": {PEM: pem}, "awskms": {URI: key.AliasURI}} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				v, err := sign.Trust{Keys: []sign.TrustedKey{k}}.Verifier(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := v.VerifyFolder(ctx, model, sign.VerifyFolderOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -87,3 +87,42 @@ func BenchmarkSign(b *testing.B) {
 		})
 	}
 }
+
+// Verifying a folder signed by the token's key: with its public key as PEM,
+// and with the token's URI, the public key read from the token through
+// sign.Trust for every verification (what one `modelverify verify --key
+// pkcs11:...` pays).
+func BenchmarkVerify(b *testing.B) {
+	uri := softhsm.Token(b)
+	key, closeToken, err := pkcs11.Open(uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := sign.NewCryptoSigner(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("weights"), 0o644)
+	if _, err := sign.SignFolder(context.Background(), s, dir, sign.SignFolderOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	pem, err := sign.MarshalPublicKeyPEM(key.Public().(*ecdsa.PublicKey))
+	closeToken()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, k := range map[string]sign.TrustedKey{"file-key": {PEM: pem}, "pkcs11": {URI: uri}} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				v, err := sign.Trust{Keys: []sign.TrustedKey{k}}.Verifier(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := v.VerifyFolder(context.Background(), dir, sign.VerifyFolderOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
