@@ -54,31 +54,30 @@ func BenchmarkSignKMS(b *testing.B) {
 	srv := localkms.Start(b)
 	key := srv.CreateKey(b, "bench", types.KeySpecEccNistP256)
 	b.Run("awskms", func(b *testing.B) {
-		priv, err := kms.Open(ctx, key.AliasURI)
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := sign.NewCryptoSigner(priv)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := kmsSigner(b, key.AliasURI)
 		for b.Loop() {
 			signFolder(b, s)
 		}
 	})
 	b.Run("awskms-open-each", func(b *testing.B) {
 		for b.Loop() {
-			priv, err := kms.Open(ctx, key.AliasURI)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := sign.NewCryptoSigner(priv)
-			if err != nil {
-				b.Fatal(err)
-			}
-			signFolder(b, s)
+			signFolder(b, kmsSigner(b, key.AliasURI))
 		}
 	})
+}
+
+// kmsSigner opens the key uri names and makes a signer of it.
+func kmsSigner(b *testing.B, uri string) *sign.Signer {
+	b.Helper()
+	priv, err := kms.Open(context.Background(), uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := sign.NewCryptoSigner(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkVerifyKMS verifies a folder signed by a key in local-kms: with
@@ -90,15 +89,7 @@ func BenchmarkVerifyKMS(b *testing.B) {
 	model := smallModel(b)
 	srv := localkms.Start(b)
 	key := srv.CreateKey(b, "bench", types.KeySpecEccNistP256)
-	priv, err := kms.Open(ctx, key.AliasURI)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := sign.NewCryptoSigner(priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := sign.SignFolder(ctx, s, model, sign.SignFolderOptions{}); err != nil {
+	if _, err := sign.SignFolder(ctx, kmsSigner(b, key.AliasURI), model, sign.SignFolderOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	pub, err := kms.PublicKey(ctx, key.AliasURI)

@@ -63,16 +63,22 @@ type binaries []image.Binary
 
 func (b *binaries) String() string { return fmt.Sprint(*b) }
 func (b *binaries) Set(s string) error {
-	plat, path, ok := strings.Cut(s, "=")
-	if !ok {
-		return fmt.Errorf("want PLATFORM=PATH, got %q", s)
-	}
-	p, err := image.ParsePlatform(plat)
+	p, path, err := platformPath(s)
 	if err != nil {
 		return err
 	}
 	*b = append(*b, image.Binary{Platform: p, Path: path})
 	return nil
+}
+
+// platformPath parses a PLATFORM=PATH flag value.
+func platformPath(s string) (v1.Platform, string, error) {
+	plat, path, ok := strings.Cut(s, "=")
+	if !ok {
+		return v1.Platform{}, "", fmt.Errorf("want PLATFORM=PATH, got %q", s)
+	}
+	p, err := image.ParsePlatform(plat)
+	return p, path, err
 }
 
 // libraries are the --lib flags: PLATFORM=PATH, added to that platform's
@@ -81,11 +87,7 @@ type libraries map[string][]string
 
 func (l libraries) String() string { return fmt.Sprint(map[string][]string(l)) }
 func (l libraries) Set(s string) error {
-	plat, path, ok := strings.Cut(s, "=")
-	if !ok {
-		return fmt.Errorf("want PLATFORM=PATH, got %q", s)
-	}
-	p, err := image.ParsePlatform(plat)
+	p, path, err := platformPath(s)
 	if err != nil {
 		return err
 	}
