@@ -24,7 +24,7 @@ trap cleanup EXIT
 [ -x "$registry_bin" ] || { echo "missing $registry_bin (apt-get install docker-registry)" >&2; exit 3; }
 
 echo "building modelverify" >&2
-(cd "$repo_root" && go build -o "$work/modelverify" ./cmd/modelverify)
+(cd "$repo_root" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/modelverify" ./cmd/modelverify) # as the release builds it
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 50517)
 cat >"$work/registry.yml" <<YML
