@@ -77,17 +77,6 @@ func TestPublicCorpus(t *testing.T) {
 	checkVerdicts(t, dir, loadLabels(t, dir))
 }
 
-// TestSharedCorpus checks a corpus kept next to the checkout
-// (../shared/corpus/public), when there is one: an optional extra to the
-// committed copy, so it skips whenever the folder is absent.
-func TestSharedCorpus(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "..", "shared", "corpus", "public")
-	if _, err := os.Stat(filepath.Join(dir, "labels.json")); err != nil {
-		t.Skipf("no corpus next to the checkout at %s (optional; fixtures/picklescan is the committed copy)", dir)
-	}
-	checkVerdicts(t, dir, loadLabels(t, dir))
-}
-
 // TestContainerFixtures checks the container fixtures made by the real
 // libraries (fixtures/containers/gen.py).
 func TestContainerFixtures(t *testing.T) {
