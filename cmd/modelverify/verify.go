@@ -50,8 +50,8 @@ func (o *verifierOptions) AddFlags(cmd *cobra.Command) {
 }
 
 // trustedKey reads a --key of verify: a PEM file, or the URI of a key in a
-// KMS or a PKCS#11 token. A malformed URI or a bad file is a usage error
-// (exit 3).
+// KMS or a PKCS#11 token. A malformed URI or a file that cannot be read is a
+// usage error (exit 3), found before any service is contacted.
 func trustedKey(key string) (sign.TrustedKey, error) {
 	if kms.IsURI(key) || pkcs11.IsURI(key) {
 		k := sign.TrustedKey{URI: key}
@@ -67,11 +67,8 @@ func trustedKey(key string) (sign.TrustedKey, error) {
 	if err != nil {
 		return sign.TrustedKey{}, withCode(exitUsage, fmt.Errorf("read key: %w", err))
 	}
-	k := sign.TrustedKey{Name: key, PEM: data}
-	if err := k.Validate(); err != nil {
-		return k, withCode(exitUsage, err)
-	}
-	return k, nil
+	// A key that is not PEM fails when the verifier is built (exit 3).
+	return sign.TrustedKey{Name: key, PEM: data}, nil
 }
 
 func loadTrustedRoot(path string) (*root.TrustedRoot, error) {

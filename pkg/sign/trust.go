@@ -116,34 +116,44 @@ func (k TrustedKey) String() string {
 // Validate checks the key's form without contacting anything: a PEM public
 // key, or a well-formed KMS or PKCS#11 URI (PKCS#11 in builds that have it).
 func (k TrustedKey) Validate() error {
+	if k.PEM != nil && k.URI == "" {
+		_, err := k.parsePEM()
+		return err
+	}
+	return k.validateURI()
+}
+
+func (k TrustedKey) parsePEM() (*ecdsa.PublicKey, error) {
+	pub, err := ParsePublicKeyPEM(k.PEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k, err)
+	}
+	return pub, nil
+}
+
+// validateURI checks that k holds exactly a URI, well formed for its kind.
+func (k TrustedKey) validateURI() error {
 	switch {
 	case (k.URI == "") == (k.PEM == nil):
 		return fmt.Errorf("%s: set exactly one of PEM and URI", k)
-	case k.PEM != nil:
-		if _, err := ParsePublicKeyPEM(k.PEM); err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
 	case kms.IsURI(k.URI):
 		return kms.Validate(k.URI)
 	case pkcs11.IsURI(k.URI):
-		if _, err := pkcs11.ParseURI(k.URI); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("%s: not a key URI (want pkcs11: or one of %v)", k, kms.Schemes())
+		_, err := pkcs11.ParseURI(k.URI)
+		return err
 	}
-	return nil
+	return fmt.Errorf("%s: not a key URI (want pkcs11: or one of %v)", k, kms.Schemes())
 }
 
 // PublicKey returns the key: parsed from PEM, or fetched from its service.
 func (k TrustedKey) PublicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
-	if err := k.Validate(); err != nil {
+	if k.PEM != nil && k.URI == "" {
+		return k.parsePEM()
+	}
+	if err := k.validateURI(); err != nil {
 		return nil, err
 	}
-	switch {
-	case k.PEM != nil:
-		return ParsePublicKeyPEM(k.PEM)
-	case kms.IsURI(k.URI):
+	if kms.IsURI(k.URI) {
 		pub, err := kms.PublicKey(ctx, k.URI)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrKeyService, err)
