@@ -12,22 +12,8 @@ set -euo pipefail
 
 version=v3.1.3
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${MODELVERIFY_COSIGN_DIR:-${HOME}/.cache/modelverify/cosign-${version}}
-
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-
-if [[ ! -x "$dir/cosign" ]]; then
-  echo "building cosign ${version} into $dir (several minutes)" >&2
-  pkg=sigs.k8s.io/release-utils/version
-  (
-    cd "$root/tools/cosign"
-    CGO_ENABLED=0 nice -n 19 go build -p "${COSIGN_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w -X ${pkg}.gitVersion=${version}" \
-      -o "$dir/cosign.tmp" github.com/sigstore/cosign/v3/cmd/cosign
-  )
-  mv "$dir/cosign.tmp" "$dir/cosign"
-fi
-
-echo "$dir/cosign"
+# shellcheck source=lib/cached-tool.sh
+. "$root/scripts/lib/cached-tool.sh"
+cached_tool cosign "${MODELVERIFY_COSIGN_DIR:-${HOME}/.cache/modelverify/cosign-${version}}" \
+  "$root/tools/cosign" github.com/sigstore/cosign/v3/cmd/cosign "${COSIGN_BUILD_JOBS:-1}" \
+  "-X sigs.k8s.io/release-utils/version.gitVersion=${version}"

@@ -12,20 +12,8 @@ set -euo pipefail
 
 version=v3.22.0
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${MODELVERIFY_HELM_DIR:-${HOME}/.cache/modelverify/helm-${version}}
-
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-
-if [[ ! -x "$dir/helm" ]]; then
-  echo "building helm ${version} into $dir" >&2
-  (
-    cd "$root/tools/helm"
-    CGO_ENABLED=0 nice -n 19 go build -p "${HELM_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${version}" -o "$dir/helm.tmp" helm.sh/helm/v3/cmd/helm
-  )
-  mv "$dir/helm.tmp" "$dir/helm"
-fi
-
-echo "$dir/helm"
+# shellcheck source=lib/cached-tool.sh
+. "$root/scripts/lib/cached-tool.sh"
+cached_tool helm "${MODELVERIFY_HELM_DIR:-${HOME}/.cache/modelverify/helm-${version}}" \
+  "$root/tools/helm" helm.sh/helm/v3/cmd/helm "${HELM_BUILD_JOBS:-1}" \
+  "-X helm.sh/helm/v3/internal/version.version=${version}"

@@ -12,20 +12,7 @@ set -euo pipefail
 
 version=v0.1.5
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${MODELVERIFY_HEY_DIR:-${HOME}/.cache/modelverify/hey-${version}}
-
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-
-if [[ ! -x "$dir/hey" ]]; then
-  echo "building hey ${version} into $dir" >&2
-  (
-    cd "$root/tools/hey"
-    CGO_ENABLED=0 nice -n 19 go build -p "${HEY_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w" -o "$dir/hey.tmp" github.com/rakyll/hey
-  )
-  mv "$dir/hey.tmp" "$dir/hey"
-fi
-
-echo "$dir/hey"
+# shellcheck source=lib/cached-tool.sh
+. "$root/scripts/lib/cached-tool.sh"
+cached_tool hey "${MODELVERIFY_HEY_DIR:-${HOME}/.cache/modelverify/hey-${version}}" \
+  "$root/tools/hey" github.com/rakyll/hey "${HEY_BUILD_JOBS:-1}"

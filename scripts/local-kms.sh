@@ -14,21 +14,8 @@ set -euo pipefail
 
 version=v0.0.0-20260228092603-2a5e92d09ab6
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/cached-tool.sh
+. "$root/scripts/lib/cached-tool.sh"
 # The cache key names our main's revision too: bump it when main.go changes.
-dir=${MODELVERIFY_LOCAL_KMS_DIR:-${HOME}/.cache/modelverify/local-kms-${version}-loopback1}
-
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-
-if [[ ! -x "$dir/local-kms" ]]; then
-  echo "building local-kms ${version} into $dir" >&2
-  (
-    cd "$root/tools/local-kms"
-    CGO_ENABLED=0 nice -n 19 go build -p "${LOCAL_KMS_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w" -o "$dir/local-kms.tmp" .
-  )
-  mv "$dir/local-kms.tmp" "$dir/local-kms"
-fi
-
-echo "$dir/local-kms"
+cached_tool local-kms "${MODELVERIFY_LOCAL_KMS_DIR:-${HOME}/.cache/modelverify/local-kms-${version}-loopback1}" \
+  "$root/tools/local-kms" . "${LOCAL_KMS_BUILD_JOBS:-1}"

@@ -11,20 +11,8 @@ set -euo pipefail
 
 version=v1.3.6
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${MODELVERIFY_ORAS_DIR:-${HOME}/.cache/modelverify/oras-${version}}
-
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-
-if [[ ! -x "$dir/oras" ]]; then
-  echo "building oras ${version} into $dir" >&2
-  (
-    cd "$root/tools/oras"
-    CGO_ENABLED=0 nice -n 19 go build -p "${ORAS_BUILD_JOBS:-1}" -trimpath \
-      -ldflags "-s -w -X oras.land/oras/internal/version.BuildMetadata=" -o "$dir/oras.tmp" oras.land/oras/cmd/oras
-  )
-  mv "$dir/oras.tmp" "$dir/oras"
-fi
-
-echo "$dir/oras"
+# shellcheck source=lib/cached-tool.sh
+. "$root/scripts/lib/cached-tool.sh"
+cached_tool oras "${MODELVERIFY_ORAS_DIR:-${HOME}/.cache/modelverify/oras-${version}}" \
+  "$root/tools/oras" oras.land/oras/cmd/oras "${ORAS_BUILD_JOBS:-1}" \
+  "-X oras.land/oras/internal/version.BuildMetadata="
